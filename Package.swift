@@ -1,0 +1,157 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Dependency arrows point one way:
+// CRdKafka <- Kafka; Identity <- Contract; Identity <- Registry; Registry <- Store;
+// everything <- Worker <- Ops <- idverify (which only wires).
+let package = Package(
+    name: "tthc-identity-verifier",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "idverify", targets: ["idverify"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // librdkafka, found through pkg-config.
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        // The only Swift code that touches librdkafka.
+        .target(
+            name: "Kafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // librdkafka's own C client, driven the same way, as the benchmark baseline.
+        .target(
+            name: "CKafkaBench",
+            dependencies: ["CRdKafka"]
+        ),
+        // Identity rules: pure, no I/O.
+        .target(
+            name: "Identity",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The wire contract: requests, verdicts, dead letters, dossier events.
+        .target(
+            name: "Contract",
+            dependencies: [
+                "Identity",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The population registry: protocol, HTTP client, resilience.
+        .target(
+            name: "Registry",
+            dependencies: [
+                "Identity",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
+        // The registry simulator (same HTTP API as the real registry).
+        .target(
+            name: "RegistrySimulator",
+            dependencies: [
+                "Identity",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // PostgreSQL: migrations, results, dossiers, outbox, parked checks, fleet quota, stats.
+        .target(
+            name: "Store",
+            dependencies: [
+                "Contract",
+                "Identity",
+                "Registry",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The pipeline that ties Kafka, the contract, the registry and the store together.
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Kafka", "Identity", "Contract", "Registry", "Store",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
+        // Operations: HTTP endpoints, metrics export, lag sampling.
+        .target(
+            name: "Ops",
+            dependencies: [
+                "Kafka", "Store", "Worker", "Registry",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "idverify",
+            dependencies: [
+                "Kafka", "Identity", "Contract", "Registry", "RegistrySimulator", "Store", "Worker", "Ops",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "KafkaTests",
+            dependencies: ["Kafka"]
+        ),
+        .testTarget(
+            name: "IdentityTests",
+            dependencies: [
+                "Identity",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "ContractTests",
+            dependencies: [
+                "Contract", "Identity",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "RegistryTests",
+            dependencies: [
+                "Registry", "RegistrySimulator", "Store", "Identity",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
