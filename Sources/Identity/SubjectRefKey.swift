@@ -1,0 +1,48 @@
+import Crypto
+
+/// The service's subject key: turns an id number into `subject.ref`, the base64url (no padding)
+/// HMAC-SHA256 of the normalised digits, so auditors can correlate one person's checks without
+/// seeing the number. `description` never prints the key.
+public struct SubjectRefKey: Sendable, CustomStringConvertible {
+    private let keyBytes: [UInt8]
+
+    public init(keyBytes: [UInt8]) {
+        self.keyBytes = keyBytes
+    }
+
+    /// `subject.ref` for a normalised id number (see ``IDNumber/normalize(_:)``).
+    public func ref(for normalizedIDNumber: String) -> String {
+        let key = SymmetricKey(data: self.keyBytes)
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(normalizedIDNumber.utf8), using: key)
+        return Base64URL.encode(Array(mac))
+    }
+
+    public var description: String { "SubjectRefKey(\(self.keyBytes.count) bytes, redacted)" }
+}
+
+/// Base64url without padding (RFC 4648 section 5).
+enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = 0
+        while index + 3 <= bytes.count {
+            let chunk = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            output.append(alphabet[Int(chunk >> 18 & 63)])
+            output.append(alphabet[Int(chunk >> 12 & 63)])
+            output.append(alphabet[Int(chunk >> 6 & 63)])
+            output.append(alphabet[Int(chunk & 63)])
+            index += 3
+        }
+        let rest = bytes.count - index
+        if rest > 0 {
+            let chunk = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
+            output.append(alphabet[Int(chunk >> 18 & 63)])
+            output.append(alphabet[Int(chunk >> 12 & 63)])
+            if rest == 2 { output.append(alphabet[Int(chunk >> 6 & 63)]) }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}
