@@ -1,0 +1,272 @@
+import Synchronization
+
+/// Decides which waiting registry call goes next: per-agency queues served by deficit round robin
+/// (``FairQueue``) in front of a ``RegistryRateLimiter``, with a bound on calls in flight.
+///
+/// When the quota is saturated, every agency with calls waiting gets its turn in each round, so a
+/// flooding agency waits behind its own backlog while a quiet agency's call goes out within one
+/// round. Calls in flight are bounded by ``Configuration/maxConcurrentCalls`` (sized like the HTTP
+/// connection pool), and a slot is taken from the limiter only when a connection is free, so a call
+/// goes out the moment its slot comes instead of queueing in the pool and arriving late.
+///
+/// One pump task, started on demand and ended when nobody waits, takes slots from the limiter one
+/// at a time and hands each to the next waiter in fair order. Waiters suspend on a continuation;
+/// cancellation removes them at once.
+public final class FairScheduler: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// Calls in flight at most; match it to the transport's connection pool. Default: `64`
+        /// (`REGISTRY_CONCURRENCY`).
+        public var maxConcurrentCalls: Int
+        /// Per-agency weights (calls per round) for agencies that should get more than the default.
+        /// Default: empty.
+        public var weights: [String: Int]
+        /// Calls per round for every other agency. Default: `1`.
+        public var defaultWeight: Int
+
+        public init(maxConcurrentCalls: Int = 64, weights: [String: Int] = [:], defaultWeight: Int = 1) {
+            self.maxConcurrentCalls = maxConcurrentCalls
+            self.weights = weights
+            self.defaultWeight = defaultWeight
+        }
+
+        /// Checks the values, naming the one that cannot work.
+        public func validate() throws {
+            guard self.maxConcurrentCalls >= 1 else { throw RegistryConfigurationError("REGISTRY_CONCURRENCY must be at least 1") }
+            guard self.defaultWeight >= 1, self.weights.values.allSatisfy({ $0 >= 1 }) else {
+                throw RegistryConfigurationError("agency weights must be at least 1")
+            }
+        }
+    }
+
+    private enum Pump {
+        case idle
+        case running(generation: UInt64, task: Task<Void, Never>?)
+        case waitingForCapacity(generation: UInt64, task: Task<Void, Never>?, CheckedContinuation<Bool, Never>)
+    }
+
+    private struct State {
+        var queue: FairQueue<UInt64>
+        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        var nextWaiterID: UInt64 = 0
+        var inFlight = 0
+        var pump = Pump.idle
+        var pumpGeneration: UInt64 = 0
+        var isShutDown = false
+    }
+
+    public let configuration: Configuration
+    private let limiter: any RegistryRateLimiter
+    private let state: Mutex<State>
+
+    /// - Throws: ``RegistryConfigurationError`` when the configuration is invalid.
+    public init(limiter: any RegistryRateLimiter, configuration: Configuration = .init()) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.limiter = limiter
+        self.state = Mutex(State(queue: FairQueue(weights: configuration.weights, defaultWeight: configuration.defaultWeight)))
+    }
+
+    /// Calls waiting for a slot, and calls in flight.
+    public var load: (waiting: Int, inFlight: Int) {
+        self.state.withLock { ($0.waiters.count, $0.inFlight) }
+    }
+
+    /// Waits for `agency`'s turn, a rate-limit slot and a free connection, runs `body` (the call),
+    /// then frees the connection.
+    ///
+    /// - Parameters:
+    ///   - agency: Whose quota share the call uses.
+    ///   - deadline: Give up waiting then with ``RegistryError/Code/deadlineExceeded``. `nil`: wait
+    ///     until served or cancelled.
+    public func withPermit<Result: Sendable>(
+        agency: String,
+        deadline: ContinuousClock.Instant? = nil,
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await self.admit(agency: agency, deadline: deadline)
+        defer { self.release() }
+        return try await body()
+    }
+
+    /// Fails every waiting call with ``RegistryError/Code/shutDown`` and refuses new ones.
+    public func shutdown() {
+        let (waiters, pumpTask, capacityWaiter) = self.state.withLock { state in
+            state.isShutDown = true
+            let waiters = Array(state.waiters.values)
+            state.waiters.removeAll()
+            _ = state.queue.removeAll()
+            switch state.pump {
+            case .idle:
+                return (waiters, Task<Void, Never>?.none, CheckedContinuation<Bool, Never>?.none)
+            case .running(_, let task):
+                return (waiters, task, nil)
+            case .waitingForCapacity(let generation, let task, let continuation):
+                state.pump = .running(generation: generation, task: task)
+                return (waiters, task, continuation)
+            }
+        }
+        pumpTask?.cancel()
+        capacityWaiter?.resume(returning: false)
+        for waiter in waiters { waiter.resume(throwing: RegistryError(code: .shutDown)) }
+    }
+
+    // MARK: Admission
+
+    func admit(agency: String, deadline: ContinuousClock.Instant?) async throws {
+        guard let deadline else { return try await self.admit(agency: agency) }
+        guard ContinuousClock.now < deadline else { throw RegistryError(code: .deadlineExceeded) }
+
+        enum Race: Sendable {
+            case admitted
+            case failed(any Error)
+            case timedOut
+        }
+        let decided: Race = await withTaskGroup(of: Race.self) { group in
+            group.addTask {
+                do {
+                    try await self.admit(agency: agency)
+                    return .admitted
+                } catch {
+                    return .failed(error)
+                }
+            }
+            group.addTask {
+                do {
+                    try await Task.sleep(until: deadline, tolerance: nil, clock: .continuous)
+                    return .timedOut
+                } catch {
+                    return .failed(error)
+                }
+            }
+            var decided: Race?
+            for await result in group {
+                if decided == nil {
+                    decided = result
+                    group.cancelAll()
+                } else if case .admitted = result {
+                    // The admission raced the deadline (or a cancellation) and lost: give the permit
+                    // back. Only one child can admit, so a late `.admitted` means it did not win.
+                    self.release()
+                }
+            }
+            return decided!
+        }
+        switch decided {
+        case .admitted: return
+        case .timedOut: throw RegistryError(code: .deadlineExceeded)
+        case .failed(let error): throw error
+        }
+    }
+
+    private func admit(agency: String) async throws {
+        let id = self.state.withLock { state in
+            state.nextWaiterID &+= 1
+            return state.nextWaiterID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                enum Action { case fail(any Error), startPump(UInt64), none }
+                let action: Action = self.state.withLock { state in
+                    if state.isShutDown { return .fail(RegistryError(code: .shutDown)) }
+                    // Checked under the lock: a cancellation either shows here or finds the waiter below.
+                    if Task.isCancelled { return .fail(CancellationError()) }
+                    state.waiters[id] = continuation
+                    state.queue.enqueue(id, for: agency)
+                    guard case .idle = state.pump else { return .none }
+                    state.pumpGeneration &+= 1
+                    state.pump = .running(generation: state.pumpGeneration, task: nil)
+                    return .startPump(state.pumpGeneration)
+                }
+                switch action {
+                case .fail(let error): continuation.resume(throwing: error)
+                case .startPump(let generation): self.startPump(generation: generation)
+                case .none: break
+                }
+            }
+        } onCancel: {
+            let waiter = self.state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func release() {
+        let capacityWaiter: CheckedContinuation<Bool, Never>? = self.state.withLock { state in
+            precondition(state.inFlight > 0, "FairScheduler: release without a permit in flight")
+            state.inFlight -= 1
+            guard case .waitingForCapacity(let generation, let task, let continuation) = state.pump else { return nil }
+            state.pump = .running(generation: generation, task: task)
+            return continuation
+        }
+        capacityWaiter?.resume(returning: true)
+    }
+
+    // MARK: The pump
+
+    private func startPump(generation: UInt64) {
+        // Unstructured on purpose: the pump serves many callers and must outlive any one of them.
+        // It ends by itself as soon as nobody waits, and `shutdown()` cancels it.
+        let task = Task { await self.runPump() }
+        self.state.withLock { state in
+            if case .running(generation, nil) = state.pump {
+                state.pump = .running(generation: generation, task: task)
+            }
+        }
+    }
+
+    private func runPump() async {
+        while true {
+            // 1. Someone waits, and a connection is free (or wait for one).
+            let proceed = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let now: Bool? = self.state.withLock { state in
+                    guard !state.isShutDown, !state.waiters.isEmpty else {
+                        state.pump = .idle
+                        // Only tombstones of cancelled waiters can be left: drop them.
+                        if !state.queue.isEmpty { _ = state.queue.removeAll() }
+                        return false
+                    }
+                    if state.inFlight < self.configuration.maxConcurrentCalls { return true }
+                    guard case .running(let generation, let task) = state.pump else {
+                        fatalError("FairScheduler: pump running while in state \(state.pump)")
+                    }
+                    state.pump = .waitingForCapacity(generation: generation, task: task, continuation)
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+            guard proceed else { return }
+
+            // 2. A slot from the limiter.
+            do {
+                try await self.limiter.acquire()
+            } catch {
+                let waiters = self.state.withLock { state in
+                    state.pump = .idle
+                    let waiters = Array(state.waiters.values)
+                    state.waiters.removeAll()
+                    _ = state.queue.removeAll()
+                    return waiters
+                }
+                let failure: any Error =
+                    if let error = error as? RegistryError { error } else if error is CancellationError {
+                        RegistryError(code: .shutDown)
+                    } else {
+                        RegistryError(code: .limiterUnavailable, underlying: error)
+                    }
+                for waiter in waiters { waiter.resume(throwing: failure) }
+                return
+            }
+
+            // 3. The slot goes to the next live waiter in fair order (lost if all have left meanwhile).
+            let next: CheckedContinuation<Void, any Error>? = self.state.withLock { state in
+                while let (_, id) = state.queue.dequeue() {
+                    if let waiter = state.waiters.removeValue(forKey: id) {
+                        state.inFlight += 1
+                        return waiter
+                    }
+                }
+                return nil
+            }
+            next?.resume()
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Synchronization
+
+/// A rate limiter for one process: slots spaced by ``RegistryRateLimit/emissionInterval`` (GCRA with
+/// a burst of one), kept in memory.
+///
+/// Use it when a single worker owns the whole quota, in tests, and in tools; a fleet of workers
+/// shares the quota through the `Store` module's fleet limiter instead.
+public final class LocalRateLimiter: RegistryRateLimiter {
+    public let rateLimit: RegistryRateLimit
+    private let interval: Duration
+    /// The theoretical arrival time: the earliest instant not yet given out.
+    private let nextFree: Mutex<ContinuousClock.Instant>
+
+    /// - Throws: ``RegistryConfigurationError`` when the limit is invalid.
+    public init(rateLimit: RegistryRateLimit) throws {
+        try rateLimit.validate()
+        self.rateLimit = rateLimit
+        self.interval = rateLimit.emissionInterval
+        self.nextFree = Mutex(.now)
+    }
+
+    /// Convenience for `LocalRateLimiter(rateLimit: .init(callsPerSecond:))`.
+    public convenience init(callsPerSecond: Int) throws {
+        try self.init(rateLimit: RegistryRateLimit(callsPerSecond: callsPerSecond))
+    }
+
+    public func acquire() async throws {
+        while true {
+            try Task.checkCancellation()
+            let now = ContinuousClock.now
+            let slot = self.nextFree.withLock { nextFree in
+                let slot = max(nextFree, now)
+                nextFree = slot + self.interval
+                return slot
+            }
+            if slot > now {
+                try await Task.sleep(until: slot, tolerance: .zero, clock: .continuous)
+            }
+            // Woke too late: sending now could crowd the calls of the next second. Skip the slot.
+            if ContinuousClock.now - slot <= self.rateLimit.lateTolerance {
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+/// Gates every registry call: `acquire()` returns when one call may be sent, at once.
+///
+/// Two implementations: ``LocalRateLimiter`` (one process) and the fleet-wide limiter in the `Store`
+/// module, which shares `REGISTRY_RATE_LIMIT` between all worker processes through PostgreSQL.
+/// ``FairScheduler`` sits in front of either and decides *which* waiting call gets the next slot.
+public protocol RegistryRateLimiter: Sendable {
+    /// Suspends until the caller may send one registry call, and returns when it should send it now.
+    ///
+    /// Throws `CancellationError` when the task is cancelled (the slot is then lost, never reused
+    /// late), or a ``RegistryError`` with code ``RegistryError/Code/limiterUnavailable`` when no
+    /// decision can be made (for the fleet limiter: PostgreSQL unreachable).
+    func acquire() async throws
+}
+
+/// A rate limit in the contract's sense (section 7, `REGISTRY_RATE_LIMIT`): at most
+/// ``callsPerSecond`` calls in **any** sliding one-second window, bursts included.
+///
+/// The limiters enforce it as a schedule of slots spaced evenly by ``emissionInterval``
+/// = (1 s + ``safetyMargin``) / ``callsPerSecond`` (GCRA with a burst of one). Any interval of
+/// 1 s + margin then holds at most `callsPerSecond` slots, so a call may reach the registry up to
+/// ``safetyMargin`` later than its slot, relative to the calls that follow it (scheduling delays,
+/// network, a lease's clock mapping), and no one-second window as the registry counts it ever holds
+/// more than `callsPerSecond` calls. A slot whose caller wakes more than ``lateTolerance`` after it
+/// is skipped rather than used late. The price is throughput: at most
+/// 1 s / (1 s + margin) of the limit (97 % with the default 30 ms).
+public struct RegistryRateLimit: Sendable, Hashable {
+    /// The limit. Required (`REGISTRY_RATE_LIMIT`).
+    public var callsPerSecond: Int
+    /// Allowance for delays between a slot and the call's arrival at the registry. Default: 30 ms
+    /// (`REGISTRY_RATE_MARGIN_MS`).
+    public var safetyMargin: Duration
+    /// A slot used later than this after its time is given up. Must not exceed ``safetyMargin``.
+    /// Default: 10 ms.
+    public var lateTolerance: Duration
+
+    public init(callsPerSecond: Int, safetyMargin: Duration = .milliseconds(30), lateTolerance: Duration = .milliseconds(10)) {
+        self.callsPerSecond = callsPerSecond
+        self.safetyMargin = safetyMargin
+        self.lateTolerance = lateTolerance
+    }
+
+    /// Checks the values, naming the one that cannot work.
+    public func validate() throws {
+        guard self.callsPerSecond >= 1 else {
+            throw RegistryConfigurationError("REGISTRY_RATE_LIMIT must be a positive number of calls per second, got \(self.callsPerSecond)")
+        }
+        guard self.callsPerSecond <= 1_000_000 else {
+            throw RegistryConfigurationError("REGISTRY_RATE_LIMIT of \(self.callsPerSecond) calls per second is beyond what the limiter can space")
+        }
+        guard self.safetyMargin >= .zero, self.safetyMargin < .seconds(1) else {
+            throw RegistryConfigurationError("rate limit safetyMargin must be between 0 and 1 s")
+        }
+        guard self.lateTolerance >= .zero, self.lateTolerance <= self.safetyMargin else {
+            throw RegistryConfigurationError("rate limit lateTolerance must be between 0 and safetyMargin")
+        }
+    }
+
+    /// The spacing of slots in whole microseconds, rounded up (so never more than the limit).
+    public var emissionIntervalMicroseconds: Int64 {
+        let windowMicroseconds = 1_000_000 + self.safetyMargin.nanoseconds / 1_000
+        let perSecond = Int64(max(self.callsPerSecond, 1))
+        return (windowMicroseconds + perSecond - 1) / perSecond
+    }
+
+    /// The spacing of slots.
+    public var emissionInterval: Duration { .microseconds(self.emissionIntervalMicroseconds) }
+
+    /// The share of ``callsPerSecond`` the spacing can use at best.
+    public var maximumUtilisation: Double { 1_000_000 / (Double(self.emissionIntervalMicroseconds) * Double(self.callsPerSecond)) }
+}

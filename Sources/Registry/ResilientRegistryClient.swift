@@ -1,0 +1,264 @@
+import Logging
+import Metrics
+import Synchronization
+import Tracing
+
+/// The registry as the worker uses it: any ``RegistryClient`` transport behind a fair, rate-limited
+/// admission (``FairScheduler`` over a ``RegistryRateLimiter``), a circuit breaker, a per-call
+/// timeout, retries with exponential backoff and full jitter that honour `Retry-After`, and metrics
+/// and a trace span for every call.
+///
+/// ```swift
+/// let transport = try HTTPRegistryClient(
+///     configuration: .init(baseURL: registryURL, token: registryToken, concurrency: 64),
+///     backgroundLogger: logger)
+/// let limiter = try FleetRateLimiter(client: postgres, configuration: .init(rateLimit: .init(callsPerSecond: 50)), logger: logger)
+/// let registry = try ResilientRegistryClient(transport: transport, limiter: limiter, logger: logger)
+///
+/// let reply = try await registry.verify(query, context: .init(agency: "H23.45.10", deadline: .now + .seconds(15)))
+/// // reply.value.match, reply.attempts
+/// ```
+///
+/// Errors are ``RegistryError``s whose ``RegistryError/attempts`` counts the calls made; a
+/// cancelled task gets `CancellationError`.
+public final class ResilientRegistryClient: Sendable {
+    public let configuration: Configuration
+    private let transport: any RegistryClient
+    private let scheduler: FairScheduler
+    private let breaker: Mutex<CircuitBreaker>
+    private let metrics: RegistryMetrics
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - transport: One call per invocation (``HTTPRegistryClient``, or another transport).
+    ///   - limiter: Gates every call (``LocalRateLimiter`` or the fleet limiter).
+    ///   - configuration: Timeouts, retries, breaker and scheduling.
+    ///   - metricsFactory: Where metrics go. Default: `MetricsSystem.factory`.
+    ///   - logger: For retries, breaker transitions and failures (at `debug`, transitions at `warning`/`info`).
+    /// - Throws: ``RegistryConfigurationError`` when the configuration is invalid.
+    public init(
+        transport: any RegistryClient,
+        limiter: any RegistryRateLimiter,
+        configuration: Configuration = .init(),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        logger: Logger
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.transport = transport
+        self.scheduler = try FairScheduler(limiter: limiter, configuration: configuration.scheduler)
+        self.breaker = Mutex(CircuitBreaker(configuration: configuration.circuitBreaker))
+        self.metrics = RegistryMetrics(factory: metricsFactory)
+        self.logger = logger
+        self.metrics.recordCircuitState(.closed)
+    }
+
+    /// The circuit breaker's state now (for readiness and dashboards).
+    public var circuitState: CircuitBreaker.State {
+        let now = ContinuousClock.now
+        return self.breaker.withLock { $0.state(now: now) }
+    }
+
+    /// Calls waiting for a slot, and calls in flight.
+    public var load: (waiting: Int, inFlight: Int) { self.scheduler.load }
+
+    /// Fails waiting calls and refuses new ones. Does not shut the transport down.
+    public func shutdown() {
+        self.scheduler.shutdown()
+    }
+
+    /// `POST /v1/citizens/verify`, with retries.
+    public func verify(_ query: RegistryQuery, context: RegistryCallContext) async throws -> RegistryReply<VerifyResult> {
+        try await self.call(.verify, context: context) { transport, deadline in
+            try await transport.verify(query, deadline: deadline)
+        }
+    }
+
+    /// `POST /v1/citizens/lookup`, with retries.
+    public func lookup(_ query: RegistryQuery, context: RegistryCallContext) async throws -> RegistryReply<LookupResult> {
+        try await self.call(.lookup, context: context) { transport, deadline in
+            try await transport.lookup(query, deadline: deadline)
+        }
+    }
+
+    // MARK: The retry loop
+
+    private func call<Value: Sendable>(
+        _ endpoint: RegistryEndpoint,
+        context: RegistryCallContext,
+        _ operation: @Sendable (any RegistryClient, ContinuousClock.Instant) async throws -> Value
+    ) async throws -> RegistryReply<Value> {
+        var logger = context.logger ?? self.logger
+        logger[registryMetadataKey: .endpoint] = "\(endpoint)"
+
+        return try await withSpan("registry.\(endpoint)", ofKind: .client) { span in
+            var attempts = 0
+            defer { span.attributes["registry.attempts"] = attempts }
+            while true {
+                let outcome = try await self.attempt(
+                    endpoint, number: attempts + 1, context: context, logger: logger, operation)
+                switch outcome {
+                case .answered(let value):
+                    attempts += 1
+                    return RegistryReply(value: value, attempts: attempts)
+
+                case .notMade(var error):
+                    error.attempts = attempts
+                    span.recordError(error)
+                    throw error
+
+                case .failed(var error):
+                    attempts += 1
+                    error.attempts = attempts
+                    guard let delay = self.retryDelay(after: error, attempts: attempts, deadline: context.deadline) else {
+                        span.recordError(error)
+                        logger.debug(
+                            "Registry call failed; not retrying",
+                            metadata: .registry([.errorCode: "\(error.code)", .attempt: "\(attempts)"]))
+                        throw error
+                    }
+                    logger.debug(
+                        "Registry call failed; retrying",
+                        metadata: .registry([.errorCode: "\(error.code)", .attempt: "\(attempts)", .delay: "\(delay)"]))
+                    do {
+                        try await Task.sleep(for: delay)
+                    } catch {
+                        throw CancellationError()
+                    }
+                }
+            }
+        }
+    }
+
+    private enum AttemptOutcome<Value: Sendable>: Sendable {
+        /// The registry answered 200.
+        case answered(Value)
+        /// The call was made and failed.
+        case failed(RegistryError)
+        /// No call was made (breaker open, deadline passed while queueing, limiter failure).
+        case notMade(RegistryError)
+    }
+
+    /// One call: breaker check, fair admission, breaker permission, the call, bookkeeping.
+    private func attempt<Value: Sendable>(
+        _ endpoint: RegistryEndpoint,
+        number: Int,
+        context: RegistryCallContext,
+        logger: Logger,
+        _ operation: @Sendable (any RegistryClient, ContinuousClock.Instant) async throws -> Value
+    ) async throws -> AttemptOutcome<Value> {
+        // Fail fast while the circuit is open: do not even queue for a slot.
+        let openUntil = self.breaker.withLock { $0.rejectsUntil(now: .now) }
+        if let openUntil {
+            self.metrics.recordCircuitRejection(endpoint: endpoint)
+            return .notMade(self.circuitOpenError(endpoint, until: openUntil))
+        }
+
+        let queuedAt = ContinuousClock.now
+        do {
+            return try await self.scheduler.withPermit(agency: context.agency, deadline: context.deadline) {
+                let admittedAt = ContinuousClock.now
+                self.metrics.recordAdmissionWait(queuedAt.duration(to: admittedAt))
+
+                let permission = self.breaker.withLock { $0.requestPermission(now: admittedAt) }
+                let ticket: CircuitBreaker.Ticket
+                switch permission {
+                case .proceed(let granted):
+                    ticket = granted
+                case .proceedAfterHalfOpening(let granted):
+                    ticket = granted
+                    self.metrics.recordCircuitState(.halfOpen)
+                    logger.info("Registry circuit half-open: probing", metadata: .registry([.circuitState: "half_open"]))
+                case .reject(let retryAt):
+                    self.metrics.recordCircuitRejection(endpoint: endpoint)
+                    return .notMade(self.circuitOpenError(endpoint, until: retryAt))
+                }
+
+                var callDeadline = admittedAt + self.configuration.callTimeout
+                if let deadline = context.deadline { callDeadline = min(callDeadline, deadline) }
+
+                let result: Result<Value, RegistryError>
+                do {
+                    result = .success(try await operation(self.transport, callDeadline))
+                } catch let error as RegistryError {
+                    result = .failure(error)
+                } catch {
+                    // Cancelled: the call says nothing about the registry's health.
+                    self.record(.neutral, ticket: ticket, logger: logger)
+                    throw error
+                }
+
+                let finishedAt = ContinuousClock.now
+                let error = result.failure
+                self.metrics.recordCall(
+                    endpoint: endpoint,
+                    status: RegistryMetrics.statusLabel(httpStatus: error?.httpStatus, error: error),
+                    duration: admittedAt.duration(to: finishedAt),
+                    isRetry: number > 1
+                )
+                switch result {
+                case .success(let value):
+                    self.record(.success, ticket: ticket, logger: logger)
+                    return .answered(value)
+                case .failure(let error):
+                    self.record(Self.breakerOutcome(for: error), ticket: ticket, logger: logger)
+                    return .failed(error)
+                }
+            }
+        } catch let error as RegistryError {
+            // From admission: deadline passed while queueing, limiter unavailable, shut down.
+            return .notMade(error)
+        }
+    }
+
+    private func record(_ outcome: CircuitBreaker.Outcome, ticket: CircuitBreaker.Ticket, logger: Logger) {
+        let now = ContinuousClock.now
+        let transition = self.breaker.withLock { $0.record(outcome, for: ticket, now: now) }
+        switch transition {
+        case .none:
+            break
+        case .opened(let until):
+            self.metrics.recordCircuitState(.open)
+            logger.warning(
+                "Registry circuit opened: failing fast",
+                metadata: .registry([.circuitState: "open", .openUntil: "\(now.duration(to: until))"]))
+        case .closed:
+            self.metrics.recordCircuitState(.closed)
+            logger.info("Registry circuit closed", metadata: .registry([.circuitState: "closed"]))
+        }
+    }
+
+    private func circuitOpenError(_ endpoint: RegistryEndpoint, until: ContinuousClock.Instant) -> RegistryError {
+        RegistryError(code: .circuitOpen, endpoint: endpoint, retryAfter: max(.zero, ContinuousClock.now.duration(to: until)))
+    }
+
+    /// How long to wait before the next attempt, or `nil` to give up now.
+    private func retryDelay(after error: RegistryError, attempts: Int, deadline: ContinuousClock.Instant?) -> Duration? {
+        guard error.isRetriable, attempts < self.configuration.retry.maxAttempts else { return nil }
+        guard let delay = self.configuration.retry.delay(beforeRetry: attempts, retryAfter: error.retryAfter) else {
+            return nil
+        }
+        // A retry that could not start before the deadline is pointless.
+        if let deadline, ContinuousClock.now + delay >= deadline { return nil }
+        return delay
+    }
+
+    static func breakerOutcome(for error: RegistryError) -> CircuitBreaker.Outcome {
+        switch error.code {
+        case .serverError, .timeout, .connectionFailed, .invalidResponse:
+            .failure
+        case .badRequest, .unauthorized, .forbidden, .unexpectedStatus:
+            // The registry answered; the request or our credentials are at fault.
+            .success
+        default:
+            .neutral
+        }
+    }
+}
+
+extension Result {
+    fileprivate var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
