@@ -54,7 +54,8 @@ public enum PersonName {
     }
 
     /// The name rules for an already normalised name, as reason codes: 2 to 100 characters
-    /// (`invalid_length`), at least two words unless `allowSingleWord` (`single_word`), only
+    /// (`invalid_length`), at least two words unless `allowSingleWord` (`single_word`, also for
+    /// an empty name), only
     /// Latin letters with their diacritics, spaces, apostrophes and hyphens (`invalid_characters`).
     ///
     /// A character is a letter with its combining marks, so NFC and NFD spellings count alike.
@@ -86,7 +87,7 @@ public enum PersonName {
         }
         var reasons: [ReasonCode] = []
         if length < 2 || length > 100 { reasons.append(.invalidLength) }
-        if words == 1 && !allowSingleWord { reasons.append(.singleWord) }
+        if words < 2 && !allowSingleWord { reasons.append(.singleWord) }  // an empty name has no word at all
         if invalidCharacters { reasons.append(.invalidCharacters) }
         return reasons
     }
