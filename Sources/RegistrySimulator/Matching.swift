@@ -1,0 +1,23 @@
+import Identity
+
+/// The registry's match rules (contract section 5), applied to the synthetic population.
+extension SyntheticPopulation {
+    /// What the registry decides for one query.
+    public enum MatchResult: Sendable, Hashable {
+        /// The person exists and name and date of birth agree.
+        case match(SimulatedCitizen, byFormerIdNumber: Bool)
+        /// Unknown number, or name or date of birth differ (the answer never says which).
+        case noMatch
+    }
+
+    /// Matches a query the way the registry does: the number is a 12-digit personal id or a 9-digit
+    /// former CMND; names compare by `PersonName.comparisonKey` (NFC, trimmed, white space
+    /// collapsed, case folded, tone marks on one canonical vowel); dates by
+    /// `PartialDate.recordMatches(request:)` (at the precision the registry holds).
+    public func match(idNumber: String, fullName: String, dateOfBirth: PartialDate) -> MatchResult {
+        guard let citizen = self.citizen(idNumber: idNumber) else { return .noMatch }
+        guard citizen.dateOfBirth.recordMatches(request: dateOfBirth) else { return .noMatch }
+        guard PersonName.comparisonKey(fullName) == PersonName.comparisonKey(citizen.fullName) else { return .noMatch }
+        return .match(citizen, byFormerIdNumber: idNumber.utf8.count == 9)
+    }
+}

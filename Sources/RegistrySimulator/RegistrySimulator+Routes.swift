@@ -1,0 +1,203 @@
+import Foundation
+import Hummingbird
+import Identity
+
+extension RegistrySimulator {
+    /// What to do with one call of verify or lookup, decided at its arrival.
+    enum Admission {
+        case unauthorized
+        case scripted(status: Int, retryAfterSeconds: Int?)
+        case rateLimited(retryAfterSeconds: Int)
+        case admitted(SimulatorBehaviour)
+    }
+
+    enum Endpoint: String {
+        case verify, lookup
+    }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.post("/v1/citizens/verify") { request, _ in try await self.handleCall(.verify, request) }
+        router.post("/v1/citizens/lookup") { request, _ in try await self.handleCall(.lookup, request) }
+        router.get("/stats") { _, _ in try Self.json(self.statistics()) }
+        router.get("/healthz") { _, _ in Response(status: .ok) }
+        router.get("/admin/behaviour") { request, _ in
+            guard self.isAuthorized(request) else { return Self.unauthorized() }
+            return try Self.json(self.behaviour)
+        }
+        router.put("/admin/behaviour") { request, _ in
+            guard self.isAuthorized(request) else { return Self.unauthorized() }
+            var request = request
+            let body = try await request.collectBody(upTo: 64 * 1024)
+            guard let update = try? JSONDecoder().decode(SimulatorBehaviour.Update.self, from: Data(buffer: body)) else {
+                return Self.problem(.badRequest, "expected a JSON object of behaviour fields")
+            }
+            let updated = update.applied(to: self.behaviour)
+            do {
+                try self.setBehaviour(updated)
+            } catch let error as SimulatorConfigurationError {
+                return Self.problem(.badRequest, error.message)
+            }
+            self.logger.info("Registry simulator behaviour changed")
+            return try Self.json(updated)
+        }
+        router.post("/admin/fail-next") { request, _ in
+            guard self.isAuthorized(request) else { return Self.unauthorized() }
+            var request = request
+            let body = try await request.collectBody(upTo: 64 * 1024)
+            guard let failure = try? JSONDecoder().decode(ScriptedFailure.self, from: Data(buffer: body)),
+                failure.count >= 0, (400...599).contains(failure.status)
+            else {
+                return Self.problem(.badRequest, "expected {\"count\": n, \"status\": 4xx/5xx, \"retryAfterSeconds\": s}")
+            }
+            self.scriptFailures(failure)
+            return Response(status: .noContent)
+        }
+        router.post("/admin/reset-stats") { request, _ in
+            guard self.isAuthorized(request) else { return Self.unauthorized() }
+            self.resetStatistics()
+            return Response(status: .noContent)
+        }
+        return router
+    }
+
+    private func isAuthorized(_ request: Request) -> Bool {
+        request.headers[.authorization] == self.expectedAuthorization
+    }
+
+    /// One call of verify or lookup, start to finish.
+    func handleCall(_ endpoint: Endpoint, _ request: Request) async throws -> Response {
+        let authorized = self.isAuthorized(request)
+        let admission = self.admit(endpoint, authorized: authorized)
+
+        switch admission {
+        case .unauthorized:
+            return Self.unauthorized()
+        case .scripted(let status, let retryAfter):
+            var response = Self.problem(HTTPResponse.Status(code: status), "scripted failure")
+            if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+            return response
+        case .rateLimited(let retryAfter):
+            var response = Self.problem(.tooManyRequests, "quota exceeded")
+            response.headers[.retryAfter] = String(retryAfter)
+            return response
+        case .admitted(let behaviour):
+            var request = request
+            let body = try? await request.collectBody(upTo: 64 * 1024)
+            guard let body,
+                let query = try? JSONDecoder().decode(CitizenQuery.self, from: Data(buffer: body)),
+                let valid = ValidQuery(query)
+            else {
+                self.count(endpoint, "400")
+                return Self.problem(.badRequest, "expected {\"idNumber\": 9 or 12 digits, \"fullName\", \"dateOfBirth\": YYYY[-MM[-DD]]}")
+            }
+            return try await self.answer(endpoint, valid, behaviour: behaviour)
+        }
+    }
+
+    /// Records the arrival and decides: token, scripted failures, quota. One lock, no I/O.
+    private func admit(_ endpoint: Endpoint, authorized: Bool) -> Admission {
+        let now = ContinuousClock.now
+        return self.state.withLock { state in
+            let arrival = Self.nanoseconds(state.epoch.duration(to: now))
+            state.arrivals.record(arrival)
+            state.totalCalls += 1
+            if state.firstCall == nil { state.firstCall = arrival }
+            state.lastCall = arrival
+
+            guard authorized else {
+                state.count(endpoint.rawValue, "401")
+                return .unauthorized
+            }
+            if !state.scripted.isEmpty {
+                let failure = state.scripted[0]
+                if failure.count <= 1 { state.scripted.removeFirst() } else { state.scripted[0].count -= 1 }
+                state.count(endpoint.rawValue, String(failure.status))
+                return .scripted(status: failure.status, retryAfterSeconds: failure.retryAfterSeconds)
+            }
+            let quota = state.behaviour.quota
+            if quota > 0, state.admitted.count(at: arrival) >= quota {
+                // The window frees a place when its oldest call turns one second old.
+                let oldest = state.admitted.oldest(at: arrival) ?? arrival
+                let waitNanoseconds = oldest + 1_000_000_000 - arrival
+                state.count(endpoint.rawValue, "429")
+                return .rateLimited(retryAfterSeconds: max(1, Int((waitNanoseconds + 999_999_999) / 1_000_000_000)))
+            }
+            state.admitted.record(arrival)
+            return .admitted(state.behaviour)
+        }
+    }
+
+    private func count(_ endpoint: Endpoint, _ status: String) {
+        self.state.withLock { $0.count(endpoint.rawValue, status) }
+    }
+
+    /// Hang, fail or answer, after the configured latency.
+    private func answer(_ endpoint: Endpoint, _ query: ValidQuery, behaviour: SimulatorBehaviour) async throws -> Response {
+        var draw = 1.0
+        if behaviour.hangRate > 0 || behaviour.errorRate > 0 { draw = Double.random(in: 0..<1) }
+        if draw < behaviour.hangRate {
+            self.count(endpoint, "hang")
+            await self.hanging.hang(for: .milliseconds(Int64(behaviour.hangSeconds * 1_000)))
+            return Self.problem(.gatewayTimeout, "hung")
+        }
+
+        var latency = behaviour.latencyMs
+        if behaviour.latencySpreadMs > 0 { latency += Double.random(in: 0...behaviour.latencySpreadMs) }
+        if latency > 0 { try await Task.sleep(for: .microseconds(Int64(latency * 1_000))) }
+
+        if draw < behaviour.hangRate + behaviour.errorRate {
+            let status: HTTPResponse.Status = Bool.random() ? .internalServerError : .serviceUnavailable
+            self.count(endpoint, String(status.code))
+            return Self.problem(status, "injected failure")
+        }
+
+        let result = self.population.match(idNumber: query.idNumber, fullName: query.fullName, dateOfBirth: query.dateOfBirth)
+        self.count(endpoint, "200")
+        switch (endpoint, result) {
+        case (.verify, .match(let citizen, let byFormer)):
+            return try Self.json(VerifyAnswer(match: true, personalIdNumber: byFormer ? citizen.personalIdNumber : nil))
+        case (.verify, .noMatch):
+            return try Self.json(VerifyAnswer(match: false))
+        case (.lookup, .match(let citizen, _)):
+            return try Self.json(LookupAnswer(match: true, citizen: CitizenRecordBody(citizen)))
+        case (.lookup, .noMatch):
+            return try Self.json(LookupAnswer(match: false))
+        }
+    }
+
+    // MARK: Responses
+
+    static func json(_ value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
+
+    static func problem(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let body = #"{"error":"\#(message.replacingOccurrences(of: "\"", with: "\\\""))"}"#
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: body))
+        )
+    }
+
+    static func unauthorized() -> Response {
+        var response = Self.problem(.unauthorized, "missing or wrong bearer token")
+        response.headers[.wwwAuthenticate] = "Bearer"
+        return response
+    }
+}
+
+extension Data {
+    /// The readable bytes of a buffer.
+    init(buffer: ByteBuffer) {
+        self = buffer.withUnsafeReadableBytes { Data($0) }
+    }
+}
