@@ -9,6 +9,7 @@ struct IDVerify: AsyncParsableCommand {
         subcommands: [
             BrokerCommand.self,
             RegistrySimCommand.self,
+            RegistryLoadCommand.self,
             BenchCommand.self,
         ]
     )
