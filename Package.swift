@@ -118,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "idverify",
             dependencies: [
-                "Kafka", "Identity", "Contract", "Registry", "RegistrySimulator", "Store", "Worker", "Ops",
+                "Kafka", "CKafkaBench", "Identity", "Contract", "Registry", "RegistrySimulator", "Store", "Worker", "Ops",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -155,3 +155,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Development convenience: `TTHC_TEST_TARGETS=KafkaTests,IdentityTests swift test`
+// builds only those test targets (CI builds them all).
+if let selected = Context.environment["TTHC_TEST_TARGETS"]?.split(separator: ",").map(String.init), !selected.isEmpty {
+    package.targets.removeAll { $0.type == .test && !selected.contains($0.name) }
+}

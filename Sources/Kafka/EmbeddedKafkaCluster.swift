@@ -1,0 +1,95 @@
+import CRdKafka
+import Logging
+
+/// librdkafka's mock cluster: a real Kafka-protocol broker set on loopback,
+/// in this process. For development and tests; any client (kcat too) can use
+/// `bootstrapServers`. It keeps at most about 5 MiB or 100,000 batches per
+/// partition and drops older data silently.
+public final class EmbeddedKafkaCluster: Sendable {
+    private let handle: RDKafkaHandle
+    private let cluster: MockClusterPointer
+    /// `127.0.0.1:port,...` of the brokers.
+    public let bootstrapServers: String
+    public let brokerCount: Int
+
+    public init(brokers: Int = 1, logger: Logger) throws(KafkaError) {
+        let context = RDKafkaCallbackContext(logger: logger)
+        // The cluster needs a client handle to live in; one without brokers will do.
+        handle = try RDKafkaHandle(
+            kind: .producer, properties: [("log_level", "3")], context: context
+        ) { conf in
+            rd_kafka_conf_set_log_cb(conf, RDKafkaLogBridge.callback)
+        }
+        guard let mc = rd_kafka_mock_cluster_new(handle.pointer, Int32(brokers)) else {
+            throw KafkaError(code: .mockCluster, reason: "could not start the embedded cluster")
+        }
+        cluster = MockClusterPointer(pointer: mc)
+        bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(mc))
+        brokerCount = brokers
+    }
+
+    deinit {
+        // The cluster must go before the handle it lives in.
+        rd_kafka_mock_cluster_destroy(cluster.pointer)
+    }
+
+    /// Creates a topic with the given partition count (the mock auto-creates
+    /// unknown topics with 4 partitions on first metadata request).
+    public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1) throws(KafkaError) {
+        let err = rd_kafka_mock_topic_create(cluster.pointer, name, Int32(partitions), Int32(replicationFactor))
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError.rdkafka(err, code: .mockCluster, context: "create topic \(name)")
+        }
+    }
+
+    /// Takes a broker (ids start at 1) off the network: connections drop.
+    public func setBrokerDown(_ brokerID: Int32) throws(KafkaError) {
+        try check(rd_kafka_mock_broker_set_down(cluster.pointer, brokerID), "broker \(brokerID) down")
+    }
+
+    /// Brings a broker back.
+    public func setBrokerUp(_ brokerID: Int32) throws(KafkaError) {
+        try check(rd_kafka_mock_broker_set_up(cluster.pointer, brokerID), "broker \(brokerID) up")
+    }
+
+    /// Adds a round-trip delay to a broker's responses.
+    public func setRoundTripTime(broker brokerID: Int32, milliseconds: Int) throws(KafkaError) {
+        try check(rd_kafka_mock_broker_set_rtt(cluster.pointer, brokerID, Int32(milliseconds)), "broker rtt")
+    }
+
+    /// The next requests of this API key (0 Produce, 1 Fetch, 3 Metadata,
+    /// 8 OffsetCommit, 9 OffsetFetch, 10 FindCoordinator, 11 JoinGroup, ...)
+    /// fail with these Kafka error codes, one per request.
+    public func pushRequestErrors(apiKey: Int16, errors: [Int32]) {
+        let codes = errors.map { rd_kafka_resp_err_t(rawValue: $0) }
+        codes.withUnsafeBufferPointer { buffer in
+            rd_kafka_mock_push_request_errors_array(cluster.pointer, apiKey, buffer.count, buffer.baseAddress)
+        }
+    }
+
+    /// Every request about the topic fails with this error code (0 clears it).
+    public func setTopicError(_ topic: String, error: Int32) {
+        rd_kafka_mock_topic_set_error(cluster.pointer, topic, rd_kafka_resp_err_t(rawValue: error))
+    }
+
+    /// Moves a partition's leadership to a broker.
+    public func setPartitionLeader(topic: String, partition: Int32, broker: Int32) throws(KafkaError) {
+        try check(rd_kafka_mock_partition_set_leader(cluster.pointer, topic, partition, broker), "partition leader")
+    }
+
+    /// Makes a broker the coordinator of a group (`keyType` "group") or transaction ("transaction").
+    public func setCoordinator(keyType: String, key: String, broker: Int32) throws(KafkaError) {
+        try check(rd_kafka_mock_coordinator_set(cluster.pointer, keyType, key, broker), "coordinator")
+    }
+
+    private func check(_ err: rd_kafka_resp_err_t, _ what: String) throws(KafkaError) {
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError.rdkafka(err, code: .mockCluster, context: what)
+        }
+    }
+}
+
+/// `rd_kafka_mock_cluster_t *`, which librdkafka drives from its own thread.
+struct MockClusterPointer: @unchecked Sendable {  // the mock cluster's API is thread-safe
+    let pointer: OpaquePointer
+}

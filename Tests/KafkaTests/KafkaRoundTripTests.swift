@@ -1,0 +1,96 @@
+import Foundation
+import Kafka
+import Testing
+
+@Suite("Kafka layer against the embedded broker", .serialized)
+struct KafkaRoundTripTests {
+    @Test("100,000 messages produced in batches are all consumed by a group, with commits")
+    func hundredThousand() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: testLogger("cluster"))
+        // 8 partitions keep each under the mock's ~5 MiB per-partition retention.
+        try cluster.createTopic("bulk", partitions: 8)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: testLogger("producer"))
+        let total = 100_000
+        try await produceAll(producer, makeMessages(topic: "bulk", count: total))
+        await producer.close()
+
+        let consumer = try KafkaConsumer(
+            configuration: consumerConfiguration(cluster, group: "bulk-group", topics: ["bulk"]),
+            logger: testLogger("consumer"))
+        let seen = try await withTimeout(90, "consuming 100,000") {
+            var seen = Seen()
+            var sinceCommit = 0
+            for await event in consumer.events {
+                guard case .message(let message) = event else { continue }
+                seen.add(message)
+                sinceCommit += 1
+                if sinceCommit >= 10_000 {
+                    try consumer.commitAsync(seen.commitOffsets)
+                    sinceCommit = 0
+                }
+                if seen.offsets.count == total { break }
+            }
+            return seen
+        }
+        try await consumer.commit(seen.commitOffsets)
+        #expect(seen.offsets.count == total)
+        #expect(seen.duplicates == 0)
+
+        // The broker kept everything (the mock drops old data silently past its limits).
+        var high: Int64 = 0
+        var committedTotal: Int64 = 0
+        let partitions = (0..<8).map { TopicPartition(topic: "bulk", partition: Int32($0)) }
+        let committed = try await consumer.committed(partitions)
+        for partition in partitions {
+            let marks = try await consumer.watermarks(partition)
+            #expect(marks.low == 0)
+            high += marks.high
+            #expect(committed[partition] == marks.high, "committed offset of \(partition) is the end")
+            committedTotal += committed[partition] ?? 0
+        }
+        #expect(high == Int64(total))
+        #expect(committedTotal == Int64(total))
+        await consumer.close()
+    }
+
+    @Test("delivery reports carry partition and offset, in send order")
+    func deliveryReports() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: testLogger("cluster"))
+        try cluster.createTopic("reports", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: testLogger("producer"))
+        let reports = await producer.send(makeMessages(topic: "reports", count: 50))
+        #expect(reports.map(\.offset) == (0..<50).map(Int64.init))
+        #expect(reports.allSatisfy { $0.partition == 0 && $0.error == nil && $0.topic == "reports" })
+        let single = try await producer.send(KafkaOutgoingMessage(topic: "reports", key: nil, value: [1, 2, 3]))
+        #expect(single.offset == 50)
+        await producer.close()
+        // After close, sends fail with a clear error instead of hanging.
+        let late = await producer.send(makeMessages(topic: "reports", count: 1))
+        #expect(late[0].error?.code == .closed)
+    }
+
+    @Test("a malformed configuration fails with an error naming the property")
+    func malformedConfiguration() throws {
+        var unknown = KafkaProducerConfiguration(bootstrapServers: ["127.0.0.1:1"])
+        unknown.client.properties["no.such.property"] = "1"
+        #expect {
+            _ = try KafkaProducer(configuration: unknown, logger: testLogger("p"))
+        } throws: { error in
+            let error = error as! KafkaError
+            return error.code == .configuration && error.reason.contains("no.such.property")
+        }
+        var badValue = KafkaConsumerConfiguration(bootstrapServers: ["127.0.0.1:1"], topics: ["t"])
+        badValue.client.properties["session.timeout.ms"] = "banana"
+        #expect {
+            _ = try KafkaConsumer(configuration: badValue, logger: testLogger("c"))
+        } throws: { error in
+            let error = error as! KafkaError
+            return error.code == .configuration && error.reason.contains("session.timeout.ms")
+        }
+        var badAcks = KafkaProducerConfiguration(bootstrapServers: ["127.0.0.1:1"])
+        badAcks.acks = "several"
+        #expect(throws: KafkaError.self) { _ = try KafkaProducer(configuration: badAcks, logger: testLogger("p")) }
+    }
+}
