@@ -69,6 +69,19 @@ public final class KafkaConsumer: Sendable {
         try context.userResume(partitions)
     }
 
+    /// Reads these partitions from the given offsets without joining the
+    /// group's rebalances (for tools: lag probes, dead-letter listing). Use a
+    /// configuration with no `topics`. Offsets may be `KafkaOffset.beginning`
+    /// or `.end`. An empty list stops reading.
+    public func assign(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {
+        let err = RDKafkaTopicPartitionList.with(offsets.map { ($0.topicPartition, $0.offset) }) {
+            rd_kafka_assign(handle.pointer, offsets.isEmpty ? nil : $0)
+        }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError.rdkafka(err, code: .subscription, context: "assign")
+        }
+    }
+
     /// The partitions currently assigned to this consumer.
     public func assignment() throws(KafkaError) -> [TopicPartition] {
         try context.currentAssignment()

@@ -103,3 +103,13 @@ public struct KafkaWatermarks: Hashable, Sendable {
     public var low: Int64
     public var high: Int64
 }
+
+/// librdkafka's logical offsets, for `assign`.
+public enum KafkaOffset {
+    /// The oldest message still held.
+    public static let beginning: Int64 = -2
+    /// The offset the next message will get.
+    public static let end: Int64 = -1
+    /// What `committed` returns for a partition without a committed offset.
+    public static let invalid: Int64 = -1001
+}

@@ -42,10 +42,7 @@ public final class KafkaProducer: Sendable {
     /// Never throws: a message that failed carries its error in its report.
     public func send(_ messages: [KafkaOutgoingMessage]) async -> [KafkaDeliveryReport] {
         if messages.isEmpty { return [] }
-        if closed.load(ordering: .acquiring) {
-            let error = KafkaError(code: .closed, reason: "producer is closed")
-            return messages.map { KafkaDeliveryReport(topic: $0.topic, partition: $0.partition ?? -1, offset: -1, error: error) }
-        }
+        if closed.load(ordering: .acquiring) { return closedReports(messages) }
         let batch = DeliveryBatch(count: messages.count)
         for (index, message) in messages.enumerated() {
             let topic = topicHandle(message.topic)
@@ -63,6 +60,27 @@ public final class KafkaProducer: Sendable {
         }
         await batch.wait()
         return batch.reports(for: messages)
+    }
+
+    /// Hands a batch to librdkafka at once, without suspending, so that batches
+    /// enqueued one after another keep their order; the reports come later
+    /// through the returned handle. A message that does not fit librdkafka's
+    /// queue (`queue.buffering.max.messages`) fails with `_QUEUE_FULL`.
+    public func enqueue(_ messages: [KafkaOutgoingMessage]) -> KafkaPendingDelivery {
+        if messages.isEmpty || closed.load(ordering: .acquiring) {
+            return KafkaPendingDelivery(batch: nil, messages: messages, immediate: closedReports(messages))
+        }
+        let batch = DeliveryBatch(count: messages.count)
+        for (index, message) in messages.enumerated() {
+            let err = enqueue(message, topic: topicHandle(message.topic), opaque: batch.slotPointer(index))
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { batch.fail(index: index, error: err.rawValue) }
+        }
+        return KafkaPendingDelivery(batch: batch, messages: messages, immediate: [])
+    }
+
+    private func closedReports(_ messages: [KafkaOutgoingMessage]) -> [KafkaDeliveryReport] {
+        let error = KafkaError(code: .closed, reason: "producer is closed")
+        return messages.map { KafkaDeliveryReport(topic: $0.topic, partition: $0.partition ?? -1, offset: -1, error: error) }
     }
 
     /// Sends one message and throws when it is not delivered.
@@ -172,4 +190,18 @@ final class ProducerContext: RDKafkaCallbackContext, @unchecked Sendable {
                 error: message.pointee.err.rawValue
             )
         }
+}
+
+/// Delivery reports still to come for a batch handed over with `enqueue`.
+public struct KafkaPendingDelivery: Sendable {
+    let batch: DeliveryBatch?
+    let messages: [KafkaOutgoingMessage]
+    let immediate: [KafkaDeliveryReport]
+
+    /// One report per message, in order, once all have arrived.
+    public func reports() async -> [KafkaDeliveryReport] {
+        guard let batch else { return immediate }
+        await batch.wait()
+        return batch.reports(for: messages)
+    }
 }

@@ -94,3 +94,47 @@ struct KafkaRoundTripTests {
         #expect(throws: KafkaError.self) { _ = try KafkaProducer(configuration: badAcks, logger: testLogger("p")) }
     }
 }
+
+@Suite("Manual assignment", .serialized)
+struct KafkaAssignTests {
+    @Test("assign reads a partition from a given offset without a group subscription")
+    func assignFromOffset() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: testLogger("cluster"))
+        try cluster.createTopic("assigned", partitions: 2)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: testLogger("producer"))
+        let messages = (0..<20).map { KafkaOutgoingMessage(topic: "assigned", partition: 1, key: nil, value: Array("v\($0)".utf8)) }
+        try await produceAll(producer, messages)
+        await producer.close()
+        let consumer = try KafkaConsumer(
+            configuration: .init(bootstrapServers: [cluster.bootstrapServers], groupID: "tool", topics: []),
+            logger: testLogger("c"))
+        try consumer.assign([TopicPartitionOffset(topic: "assigned", partition: 1, offset: 15)])
+        let read = try await withTimeout(20, "assigned read") {
+            var read: [Int64] = []
+            for await event in consumer.events {
+                if case .message(let message) = event { read.append(message.offset) }
+                if read.count == 5 { break }
+            }
+            return read
+        }
+        #expect(read == [15, 16, 17, 18, 19])
+        await consumer.close()
+    }
+}
+
+@Suite("Ordered enqueue")
+struct KafkaEnqueueTests {
+    @Test("batches enqueued one after another keep their order on a partition")
+    func enqueueKeepsOrder() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: testLogger("cluster"))
+        try cluster.createTopic("ordered", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: testLogger("producer"))
+        let pending = (0..<10).map { b in producer.enqueue(makeMessages(topic: "ordered", count: 100, from: b * 100)) }
+        var offsets: [Int64] = []
+        for p in pending { offsets += await p.reports().map(\.offset) }
+        #expect(offsets == (0..<1000).map(Int64.init))
+        await producer.close()
+    }
+}

@@ -24,5 +24,6 @@ extension Migration {
     /// next version number; never reorder, edit or remove a released one.
     public static let all: [Migration] = [
         .registryQuota,  // 1
+        .verification,  // 2
     ]
 }

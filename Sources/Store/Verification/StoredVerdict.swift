@@ -1,0 +1,120 @@
+import Contract
+import Foundation
+
+/// Where a request came from on Kafka.
+public struct SourcePosition: Sendable, Hashable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+
+    public init(topic: String, partition: Int32, offset: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+    }
+}
+
+/// A verdict as published: the exact bytes, headers and key. Re-emitting a
+/// stored verdict sends these unchanged.
+public struct PublishableVerdict: Sendable, Hashable {
+    /// The request's idempotency key.
+    public var requestKey: String
+    public var messageKey: [UInt8]?
+    public var value: [UInt8]
+    public var headers: [MessageHeader]
+
+    public init(requestKey: String, messageKey: [UInt8]?, value: [UInt8], headers: [MessageHeader]) {
+        self.requestKey = requestKey
+        self.messageKey = messageKey
+        self.value = value
+        self.headers = headers
+    }
+}
+
+/// A decision to record: the verdict (its dossier state is settled inside the
+/// transaction), and what the store keeps about it.
+public struct DecisionRecord: Sendable {
+    public var verdict: Verdict
+    /// The request's idempotency key.
+    public var requestKey: String
+    /// For a submission: the dossier and the request's `occurredAt`, which orders state changes.
+    public var dossier: DossierChange?
+    public var source: SourcePosition
+    public var consumedAt: Date
+    public var messageKey: [UInt8]?
+    /// The trace context to continue on the verdict.
+    public var traceparent: String?
+    public var tracestate: String?
+    /// Set when the decision settles a parked check, whose row goes in the same transaction.
+    public var settlesParkedCheck: Bool
+
+    public init(
+        verdict: Verdict, requestKey: String, dossier: DossierChange?, source: SourcePosition, consumedAt: Date,
+        messageKey: [UInt8]?, traceparent: String?, tracestate: String? = nil, settlesParkedCheck: Bool = false
+    ) {
+        self.verdict = verdict
+        self.requestKey = requestKey
+        self.dossier = dossier
+        self.source = source
+        self.consumedAt = consumedAt
+        self.messageKey = messageKey
+        self.traceparent = traceparent
+        self.tracestate = tracestate
+        self.settlesParkedCheck = settlesParkedCheck
+    }
+}
+
+/// A submission's effect on its dossier.
+public struct DossierChange: Sendable, Hashable {
+    public var code: String
+    public var agencyCode: String
+    /// The request's `occurredAt`: an older request never moves the state back.
+    public var occurredAt: Date
+
+    public init(code: String, agencyCode: String, occurredAt: Date) {
+        self.code = code
+        self.agencyCode = agencyCode
+        self.occurredAt = occurredAt
+    }
+}
+
+/// What became of one record.
+public struct RecordedVerdict: Sendable {
+    public var verdict: PublishableVerdict
+    /// False when the request had been decided before (by this or another
+    /// instance): `verdict` is then the stored one, re-emitted unchanged.
+    public var isNew: Bool
+    /// The outbox row to clear once the verdict is delivered.
+    public var outboxID: Int64
+    public var outcome: String
+    public var channel: String
+}
+
+/// A store failure. The description names the operation, never data.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case query, sealing, corruptRow
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+        /// A database call failed (retriable: the database may be back).
+        public static let query = Code(.query)
+        /// Sealing or opening a parked request failed.
+        public static let sealing = Code(.sealing)
+        /// A stored row could not be read back.
+        public static let corruptRow = Code(.corruptRow)
+        public var description: String { base.rawValue }
+    }
+
+    public var code: Code
+    public var operation: String
+    public var isRetriable: Bool { code == .query }
+
+    public init(code: Code, operation: String) {
+        self.code = code
+        self.operation = operation
+    }
+
+    public var description: String { "StoreError(\(code)): \(operation)" }
+}

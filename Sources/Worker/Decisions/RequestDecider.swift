@@ -1,0 +1,106 @@
+import Contract
+import Foundation
+import Identity
+import Logging
+import Registry
+
+/// Decides one request that passed the local rules: asks the registry
+/// (retrying until the channel's deadline, or for submissions until the quick
+/// retry window is spent) and turns the answer into a verdict.
+struct RequestDecider: Sendable {
+    enum Decision: Sendable {
+        case verdict(Verdict)
+        /// Unanswered within the quick window, deadline still ahead: park it.
+        case park(attempts: Int)
+    }
+
+    let registry: ResilientRegistryClient
+    let subjectRefKey: SubjectRefKey
+    let sealer: AutofillSealer
+    let configuration: WorkerConfiguration
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - consumedAt: when the service first consumed the request (deadlines count from it).
+    ///   - priorAttempts: registry calls already made for it (parked checks).
+    ///   - parkAllowed: whether an unanswered request may be parked instead of decided unavailable.
+    func decide(
+        _ request: VerificationRequest, consumedAt: Date, priorAttempts: Int, parkAllowed: Bool, logger: Logger
+    ) async -> Decision {
+        let deadline = consumedAt.addingTimeInterval(configuration.deadline(for: request.channel).seconds)
+        let windowEnd = parkAllowed ? min(deadline, Date().addingTimeInterval(configuration.quickRetryWindow.seconds)) : deadline
+        var attempts = priorAttempts
+        var wait = 0.2
+        let query = RegistryQuery(
+            idNumber: request.subject.idNumber, fullName: request.subject.fullName,
+            dateOfBirth: request.subject.dateOfBirth.description)
+        let wantsAutofill: AutofillRecipientKey? = {
+            if case .counter(let key?) = request.details { return key }
+            return nil
+        }()
+
+        while true {
+            let remaining = windowEnd.timeIntervalSinceNow
+            if remaining <= 0 { break }
+            let context = RegistryCallContext(
+                agency: request.agencyCode, deadline: .now + .milliseconds(Int64(remaining * 1000)), logger: logger)
+            do {
+                if let recipient = wantsAutofill {
+                    let reply = try await registry.lookup(query, context: context)
+                    attempts += reply.attempts
+                    guard reply.value.match, let citizen = reply.value.citizen else {
+                        return .verdict(verdict(request, .mismatch, attempts))
+                    }
+                    let sealed = try? sealer.seal(Self.contractRecord(citizen), to: recipient, requestId: request.requestId)
+                    if sealed == nil { logger.error("autofill could not be sealed; verdict sent without it") }
+                    return .verdict(verdict(request, .verified, attempts, autofill: sealed))
+                } else {
+                    let reply = try await registry.verify(query, context: context)
+                    attempts += reply.attempts
+                    return .verdict(verdict(request, reply.value.match ? .verified : .mismatch, attempts))
+                }
+            } catch let error as RegistryError {
+                attempts += error.attempts
+                if error.code == .badRequest {
+                    return .verdict(verdict(request, .invalid, attempts, reasons: [ValidationReason(field: "subject", code: .registryRejected)]))
+                }
+                if error.code == .shutDown { break }
+                logger.debug("registry did not answer", metadata: ["registry.error.code": "\(error.code)", "request.attempts": "\(attempts)"])
+            } catch {
+                break  // cancelled: shutting down
+            }
+            // Circuit open, token refused, or retries spent before the window: wait a little and try again.
+            let left = windowEnd.timeIntervalSinceNow
+            if left <= 0 { break }
+            try? await Task.sleep(for: .milliseconds(Int64(min(wait, left) * 1000)))
+            wait = min(wait * 2, 2)
+            if Task.isCancelled { break }
+        }
+        if parkAllowed, Date() < deadline {
+            return .park(attempts: attempts)
+        }
+        return .verdict(verdict(request, .unavailable, attempts))
+    }
+
+    private func verdict(
+        _ request: VerificationRequest, _ outcome: Verdict.Outcome, _ attempts: Int, reasons: [ValidationReason]? = nil,
+        autofill: SealedAutofill? = nil
+    ) -> Verdict {
+        Verdict(
+            request: request, outcome: outcome, attempts: attempts, decidedAt: Timestamp(Date()),
+            subjectRefKey: subjectRefKey, reasons: reasons, autofill: autofill)
+    }
+
+    static func contractRecord(_ citizen: Registry.CitizenRecord) -> Contract.CitizenRecord {
+        Contract.CitizenRecord(
+            fullName: citizen.fullName, dateOfBirth: citizen.dateOfBirth, gender: citizen.gender,
+            nationality: citizen.nationality, ethnicity: citizen.ethnicity, religion: citizen.religion,
+            placeOfOrigin: citizen.placeOfOrigin, permanentAddress: citizen.permanentAddress,
+            currentAddress: citizen.currentAddress, personalIdNumber: citizen.personalIdNumber,
+            formerIdNumber: citizen.formerIdNumber)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

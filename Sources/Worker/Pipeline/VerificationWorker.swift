@@ -1,0 +1,467 @@
+import Contract
+import Foundation
+import Identity
+import Kafka
+import Logging
+import Registry
+import ServiceLifecycle
+import Store
+import Synchronization
+
+/// The worker: consumes the request topics, reads each message, dead-letters
+/// what is not a request, re-emits what was decided before, decides the rest
+/// against the registry in lanes by key, records verdicts with group commit,
+/// publishes them, parks submissions the registry cannot answer, and commits
+/// offsets below which everything is done.
+public final class VerificationWorker: Service, Sendable {
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private let store: VerificationStore
+    private let registry: ResilientRegistryClient
+    private let configuration: WorkerConfiguration
+    private let logger: Logger
+    private let reader: RequestReader
+    private let recorder: VerdictRecorder
+    private let decider: RequestDecider
+    private let parkedSealer: ParkedRequestSealer
+    private let metrics: WorkerMetrics
+    private let lanes = Lanes()
+    private let permits: AsyncPermits
+    private let tracker = Mutex(OffsetTracker())
+    private let recentlyParkedLanes = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let stopping = Atomic<Bool>(false)
+
+    /// - Parameters:
+    ///   - consumer: subscribed to the three request topics, in the worker's group.
+    ///   - producer: idempotent; it carries verdicts and dead letters.
+    ///   - subjectRefKey: `SUBJECT_REF_KEY` bytes: subject refs, and the key parked requests are sealed with.
+    public init(
+        consumer: KafkaConsumer, producer: KafkaProducer, store: VerificationStore, registry: ResilientRegistryClient,
+        subjectRefKey: [UInt8], configuration: WorkerConfiguration, logger: Logger
+    ) {
+        self.consumer = consumer
+        self.producer = producer
+        self.store = store
+        self.registry = registry
+        self.configuration = configuration
+        self.logger = logger
+        self.reader = RequestReader(policy: configuration.identityPolicy)
+        self.metrics = WorkerMetrics()
+        self.recorder = VerdictRecorder(store: store, producer: producer, configuration: configuration, metrics: metrics, logger: logger)
+        self.decider = RequestDecider(
+            registry: registry, subjectRefKey: SubjectRefKey(keyBytes: subjectRefKey),
+            sealer: AutofillSealer(fields: configuration.autofillFields), configuration: configuration, logger: logger)
+        self.parkedSealer = ParkedRequestSealer(subjectRefKey: subjectRefKey)
+        self.permits = AsyncPermits(configuration.maxInFlight)
+    }
+
+    /// Requests read and not yet finished.
+    public var inFlight: Int { tracker.withLock { $0.inFlight() } }
+
+    public func run() async throws {
+        await republishOutbox(olderThan: .zero)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.recorder.run() }
+            group.addTask { await self.commitLoop() }
+            group.addTask { await self.parkedLoop() }
+            group.addTask { await self.outboxLoop() }
+            await cancelWhenGracefulShutdown {
+                await self.consumeLoop()
+            }
+            // Shutdown: stop taking messages, let in-flight requests finish (bounded),
+            // write and deliver what is recorded, commit, leave the group.
+            stopping.store(true, ordering: .releasing)
+            let drainUntil = ContinuousClock.now + configuration.shutdownGrace
+            while inFlight > 0, ContinuousClock.now < drainUntil {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            recorder.finish()
+            group.cancelAll()
+            await group.waitForAll()
+        }
+        await commit(sync: true)
+        await consumer.close()
+        await producer.close()
+        logger.info("worker stopped", metadata: ["worker.unfinished": "\(inFlight)"])
+    }
+
+    // MARK: Consuming
+
+    private func consumeLoop() async {
+        var iterator = consumer.events.makeAsyncIterator()
+        while !Task.isCancelled {
+            let events = await iterator.nextBatch()
+            if events.isEmpty { return }
+            var messages: [KafkaMessage] = []
+            for event in events {
+                switch event {
+                case .message(let message):
+                    messages.append(message)
+                case .assigned(let partitions):
+                    logger.info("partitions assigned", metadata: ["kafka.partitions": "\(partitions.count)"])
+                case .revoked(let partitions, let revocation, let lost):
+                    await handle(messages)
+                    messages = []
+                    await revoke(partitions, revocation: revocation, lost: lost)
+                case .error(let error):
+                    logger.warning("consumer error", metadata: ["kafka.error": "\(error)"])
+                }
+            }
+            await handle(messages)
+        }
+    }
+
+    private struct ReadMessage: Sendable {
+        var message: KafkaMessage
+        var result: ReadResult
+        var consumedAt: Date
+        var laneKey: String
+        var requestKey: String?
+    }
+
+    private func handle(_ messages: [KafkaMessage]) async {
+        if messages.isEmpty { return }
+        let now = Date()
+        var deadLetters: [ReadMessage] = []
+        var requests: [ReadMessage] = []
+        tracker.withLock { tracker in
+            for message in messages { tracker.received(message.topicPartition, offset: message.offset) }
+        }
+        for message in messages {
+            guard let channel = configuration.topics.channel(ofTopic: message.topic) else { continue }
+            let result = reader.read(value: message.value, topic: channel, now: now)
+            let laneKey = message.key.map { String(decoding: $0, as: UTF8.self) } ?? "\u{0}\(message.topic)/\(message.partition)/\(message.offset)"
+            var read = ReadMessage(message: message, result: result, consumedAt: now, laneKey: laneKey)
+            switch result {
+            case .deadLetter:
+                deadLetters.append(read)
+            case .request(let request):
+                read.requestKey = request.idempotencyKey
+                requests.append(read)
+            case .invalid(let invalid):
+                read.requestKey = invalid.idempotencyKey
+                requests.append(read)
+            }
+        }
+        await deadLetter(deadLetters)
+        if requests.isEmpty { return }
+
+        let (prior, parkedLanes) = await lookUp(requests)
+        for read in requests {
+            await permits.acquire()
+            metrics.setInFlight(permits.inUse)
+            let priorVerdict = read.requestKey.flatMap { prior[$0] }
+            let laneParked = parkedLanes.contains(read.laneKey)
+            lanes.submit(read.laneKey) {
+                await self.process(read, prior: priorVerdict, laneParkedInStore: laneParked)
+                self.permits.release()
+            }
+        }
+    }
+
+    /// The stored verdicts and the parked lanes of a batch, in two queries;
+    /// retried until the database answers (nothing may be skipped).
+    private func lookUp(_ requests: [ReadMessage]) async -> ([String: PublishableVerdict], Set<String>) {
+        var wait = 0.05
+        while true {
+            do {
+                let prior = try await store.priorVerdicts(requests.compactMap(\.requestKey))
+                let lanes = try await store.lanesWithParkedChecks(Array(Set(requests.map(\.laneKey))))
+                return (prior, lanes)
+            } catch {
+                logger.error("reading prior verdicts failed; retrying", metadata: ["worker.error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+                wait = min(wait * 2, 5)
+            }
+        }
+    }
+
+    private func completed(_ message: KafkaMessage) -> @Sendable () -> Void {
+        let partition = message.topicPartition
+        let offset = message.offset
+        return { self.tracker.withLock { $0.completed(partition, offset: offset) } }
+    }
+
+    // MARK: One request
+
+    private func process(_ read: ReadMessage, prior: PublishableVerdict?, laneParkedInStore: Bool) async {
+        var requestLogger = logger
+        requestLogger[metadataKey: "request.id"] = "\(read.requestKey ?? "")"
+        if let traceparent = read.message.headers.string(named: "traceparent"), TraceParent.isValid(traceparent) {
+            requestLogger[metadataKey: "trace.id"] = "\(traceparent.split(separator: "-")[1])"
+        }
+        let done = completed(read.message)
+        if let prior {
+            requestLogger.debug("request seen before: stored verdict re-emitted")
+            await recorder.reemit(prior, onDurable: done)
+            return
+        }
+        if laneParkedInStore || laneRecentlyParked(read.laneKey) {
+            // Keep the key's order: this request waits behind the lane's parked checks.
+            await park(read, attempts: 0, logger: requestLogger)
+            return
+        }
+        switch read.result {
+        case .deadLetter:
+            done()
+        case .invalid(let invalid):
+            requestLogger.debug("request broke local rules", metadata: ["request.reasons": "\(invalid.reasons.count)"])
+            let verdict = Verdict(invalid: invalid, subjectRefKey: decider.subjectRefKey, decidedAt: Timestamp(Date()))
+            let dossier = invalid.dossierCode.map {
+                DossierChange(code: $0, agencyCode: invalid.agencyCode, occurredAt: invalid.occurredAt?.date ?? read.consumedAt)
+            }
+            await recorder.record(decisionRecord(verdict, key: invalid.idempotencyKey, dossier: dossier, read: read), consumedAt: read.consumedAt, onDurable: done)
+        case .request(let request):
+            for warning in request.warnings {
+                requestLogger.info("identity rule relaxed to a warning", metadata: ["request.warning": "\(warning.code)"])
+            }
+            let decision = await decider.decide(
+                request, consumedAt: read.consumedAt, priorAttempts: 0, parkAllowed: request.channel == .submission,
+                logger: requestLogger)
+            switch decision {
+            case .verdict(let verdict):
+                requestLogger.debug("request decided", metadata: ["request.outcome": "\(verdict.outcome.rawValue)"])
+                await recorder.record(
+                    decisionRecord(verdict, key: request.idempotencyKey, dossier: dossierChange(request), read: read),
+                    consumedAt: read.consumedAt, onDurable: done)
+            case .park(let attempts):
+                await park(read, attempts: attempts, logger: requestLogger)
+            }
+        }
+    }
+
+    private func dossierChange(_ request: VerificationRequest) -> DossierChange? {
+        guard case .submission(_, let dossier) = request.details else { return nil }
+        return DossierChange(code: dossier.code, agencyCode: request.agencyCode, occurredAt: request.occurredAt.date)
+    }
+
+    private func decisionRecord(_ verdict: Verdict, key: String, dossier: DossierChange?, read: ReadMessage, settlesParked: Bool = false) -> DecisionRecord {
+        let headers = read.message.headers
+        return DecisionRecord(
+            verdict: verdict, requestKey: key, dossier: dossier,
+            source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
+            consumedAt: read.consumedAt, messageKey: read.message.key,
+            traceparent: TraceContext.child(of: headers.string(named: "traceparent")),
+            tracestate: headers.string(named: "tracestate"), settlesParkedCheck: settlesParked)
+    }
+
+    // MARK: Parking
+
+    private func laneRecentlyParked(_ lane: String) -> Bool {
+        let now = ContinuousClock.now
+        return recentlyParkedLanes.withLock { lanes in
+            guard let until = lanes[lane] else { return false }
+            if until < now {
+                lanes.removeValue(forKey: lane)
+                return false
+            }
+            return true
+        }
+    }
+
+    private func park(_ read: ReadMessage, attempts: Int, logger: Logger) async {
+        guard let requestKey = read.requestKey else { return }
+        let channel = configuration.topics.channel(ofTopic: read.message.topic) ?? .submission
+        var agency = ""
+        var dossier: DossierChange?
+        switch read.result {
+        case .request(let request):
+            agency = request.agencyCode
+            dossier = dossierChange(request)
+        case .invalid(let invalid):
+            agency = invalid.agencyCode
+        case .deadLetter:
+            break
+        }
+        recentlyParkedLanes.withLock { $0[read.laneKey] = .now + .seconds(60) }
+        var wait = 0.05
+        while true {
+            do {
+                let sealed = try parkedSealer.seal(read.message.value, requestKey: requestKey)
+                let check = ParkedCheck(
+                    requestKey: requestKey, laneKey: read.laneKey, messageKey: read.message.key,
+                    traceparent: read.message.headers.string(named: "traceparent"), channel: channel.rawValue, agencyCode: agency,
+                    sealedRequest: sealed,
+                    source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
+                    consumedAt: read.consumedAt,
+                    deadline: read.consumedAt.addingTimeInterval(configuration.deadline(for: channel).seconds),
+                    nextAttemptAt: Date().addingTimeInterval(configuration.parkedRetryInitial.seconds), attempts: attempts,
+                    dossier: dossier)
+                try await store.park([check])
+                logger.info("check parked until the registry answers", metadata: ["request.attempts": "\(attempts)"])
+                completed(read.message)()
+                return
+            } catch {
+                logger.error("parking failed; retrying", metadata: ["worker.error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+                wait = min(wait * 2, 5)
+            }
+        }
+    }
+
+    private func parkedLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.parkedPollInterval)
+            if Task.isCancelled || stopping.load(ordering: .acquiring) { return }
+            do {
+                let due = try await store.leaseDueParkedChecks(limit: 200, lease: configuration.quickRetryWindow + .seconds(30))
+                await withTaskGroup(of: Void.self) { group in
+                    for check in due { group.addTask { await self.retry(check) } }
+                }
+                metrics.setParked(try await store.parkedCount())
+            } catch {
+                logger.warning("parked checks could not be read", metadata: ["worker.error": "\(error)"])
+            }
+        }
+    }
+
+    private func retry(_ check: ParkedCheck) async {
+        var checkLogger = logger
+        checkLogger[metadataKey: "request.id"] = "\(check.requestKey)"
+        guard let value = try? parkedSealer.open(check.sealedRequest, requestKey: check.requestKey),
+            let channel = Channel(rawValue: check.channel)
+        else {
+            checkLogger.error("parked request could not be opened (wrong SUBJECT_REF_KEY?)")
+            return
+        }
+        let message = KafkaMessage(
+            topic: check.source.topic, partition: check.source.partition, offset: check.source.offset, key: check.messageKey,
+            value: value, headers: check.traceparent.map { [KafkaHeader(name: "traceparent", string: $0)] } ?? [],
+            timestampMilliseconds: -1)
+        let read = ReadMessage(
+            message: message, result: reader.read(value: value, topic: channel, now: check.consumedAt),
+            consumedAt: check.consumedAt, laneKey: check.laneKey, requestKey: check.requestKey)
+        let record: DecisionRecord
+        switch read.result {
+        case .deadLetter:
+            return
+        case .invalid(let invalid):
+            let verdict = Verdict(invalid: invalid, subjectRefKey: decider.subjectRefKey, decidedAt: Timestamp(Date()))
+            let dossier = invalid.dossierCode.map {
+                DossierChange(code: $0, agencyCode: invalid.agencyCode, occurredAt: invalid.occurredAt?.date ?? check.consumedAt)
+            }
+            record = decisionRecord(verdict, key: check.requestKey, dossier: dossier, read: read, settlesParked: true)
+        case .request(let request):
+            let decision = await decider.decide(
+                request, consumedAt: check.consumedAt, priorAttempts: check.attempts, parkAllowed: true, logger: checkLogger)
+            switch decision {
+            case .verdict(let verdict):
+                record = decisionRecord(verdict, key: check.requestKey, dossier: dossierChange(request), read: read, settlesParked: true)
+            case .park(let attempts):
+                let backoff = min(configuration.parkedRetryInitial.seconds * pow(2, Double(min(attempts, 16))), configuration.parkedRetryMax.seconds)
+                let next = min(Date().addingTimeInterval(backoff), check.deadline)
+                try? await store.reschedule(requestKey: check.requestKey, nextAttemptAt: next, attempts: attempts)
+                return
+            }
+        }
+        await recorder.record(record, consumedAt: check.consumedAt, onDurable: {})
+        checkLogger.info("parked check settled", metadata: ["request.outcome": "\(record.verdict.outcome.rawValue)"])
+    }
+
+    // MARK: Dead letters
+
+    private func deadLetter(_ reads: [ReadMessage]) async {
+        if reads.isEmpty { return }
+        let messages = reads.map { read -> KafkaOutgoingMessage in
+            guard case .deadLetter(let reason) = read.result else { fatalError("not a dead letter") }
+            let metadata = DeadLetterMetadata(
+                reason: reason, sourceTopic: read.message.topic, sourcePartition: read.message.partition,
+                sourceOffset: read.message.offset)
+            return KafkaOutgoingMessage(
+                topic: configuration.topics.deadLetter, key: read.message.key, value: read.message.value,
+                headers: read.message.headers + metadata.headers.map { KafkaHeader(name: $0.name, value: $0.value) })
+        }
+        var pending = Array(zip(reads, messages))
+        var wait = 0.05
+        while !pending.isEmpty {
+            let reports = await producer.send(pending.map(\.1))
+            var failed: [(ReadMessage, KafkaOutgoingMessage)] = []
+            for (item, report) in zip(pending, reports) {
+                if report.error != nil {
+                    failed.append(item)
+                    continue
+                }
+                if case .deadLetter(let reason) = item.0.result { metrics.deadLettered(reason: reason.rawValue) }
+                logger.info(
+                    "message dead-lettered",
+                    metadata: ["kafka.topic": "\(item.0.message.topic)", "kafka.partition": "\(item.0.message.partition)",
+                        "kafka.offset": "\(item.0.message.offset)"])
+                completed(item.0.message)()
+            }
+            pending = failed
+            if !pending.isEmpty {
+                logger.error("dead-letter delivery failed; retrying", metadata: ["worker.count": "\(pending.count)"])
+                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+                wait = min(wait * 2, 5)
+            }
+        }
+    }
+
+    // MARK: Offsets
+
+    private func commitLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.commitInterval)
+            if Task.isCancelled { return }
+            await commit(sync: false)
+        }
+    }
+
+    private func commit(sync: Bool) async {
+        let offsets = tracker.withLock { $0.takeCommittable() }
+        if offsets.isEmpty { return }
+        do {
+            if sync {
+                try await consumer.commit(offsets)
+            } else {
+                try consumer.commitAsync(offsets)
+            }
+        } catch {
+            tracker.withLock { $0.commitFailed(offsets) }
+            logger.warning("offset commit failed", metadata: ["kafka.error": "\(error)"])
+        }
+    }
+
+    private func revoke(_ partitions: [TopicPartition], revocation: KafkaRevocation, lost: Bool) async {
+        let revoked = Set(partitions)
+        let until = ContinuousClock.now + .milliseconds(consumer.configuration.revocationTimeoutMilliseconds - 5_000)
+        while !lost, tracker.withLock({ $0.inFlight(revoked) }) > 0, ContinuousClock.now < until {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let offsets = lost ? [] : tracker.withLock { $0.takeCommittable(revoked) }
+        revocation.done(committing: offsets)
+        tracker.withLock { $0.remove(partitions) }
+    }
+
+    // MARK: Outbox
+
+    private func outboxLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.outboxRepublishAge)
+            if Task.isCancelled { return }
+            await republishOutbox(olderThan: configuration.outboxRepublishAge)
+        }
+    }
+
+    /// Publishes outbox rows left by a crash or a failed delivery, oldest first.
+    private func republishOutbox(olderThan age: Duration) async {
+        do {
+            while true {
+                let rows = try await store.pendingOutbox(olderThan: age, limit: 1_000)
+                if rows.isEmpty { return }
+                let reports = await producer.send(
+                    rows.map {
+                        KafkaOutgoingMessage(
+                            topic: $0.topic, key: $0.verdict.messageKey, value: $0.verdict.value,
+                            headers: $0.verdict.headers.map { KafkaHeader(name: $0.name, value: $0.value) })
+                    })
+                let delivered = zip(rows, reports).filter { $0.1.error == nil }.map(\.0.id)
+                try await store.clearOutbox(delivered)
+                logger.info("outbox rows published", metadata: ["worker.count": "\(delivered.count)"])
+                if delivered.count < rows.count { return }
+            }
+        } catch {
+            logger.warning("outbox could not be published", metadata: ["worker.error": "\(error)"])
+        }
+    }
+}

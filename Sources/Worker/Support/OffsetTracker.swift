@@ -1,0 +1,80 @@
+import Kafka
+
+/// Per partition, which offsets are read and which are done, so that the
+/// commit is always the highest offset below which everything is done.
+/// A plain struct: the pipeline keeps it behind a lock.
+struct OffsetTracker: Sendable {
+    private struct PartitionState: Sendable {
+        /// Offsets read and not yet done, in read order (Kafka delivers in offset order).
+        var pending: [Int64] = []
+        var head = 0
+        var done: Set<Int64> = []
+        /// One past the highest offset read.
+        var next: Int64 = -1
+        var lastCommitted: Int64 = -1
+
+        mutating func compact() {
+            while head < pending.count, done.remove(pending[head]) != nil { head += 1 }
+            if head > 1024, head * 2 > pending.count {
+                pending.removeFirst(head)
+                head = 0
+            }
+        }
+
+        var committable: Int64? {
+            if next < 0 { return nil }
+            return head < pending.count ? pending[head] : next
+        }
+
+        var inFlight: Int { pending.count - head }
+    }
+
+    private var partitions: [TopicPartition: PartitionState] = [:]
+
+    /// A message was read.
+    mutating func received(_ partition: TopicPartition, offset: Int64) {
+        var state = partitions[partition] ?? PartitionState()
+        state.pending.append(offset)
+        state.next = max(state.next, offset + 1)
+        partitions[partition] = state
+    }
+
+    /// A message is finished (recorded, dead-lettered, parked or re-emitted).
+    mutating func completed(_ partition: TopicPartition, offset: Int64) {
+        guard var state = partitions[partition] else { return }
+        state.done.insert(offset)
+        state.compact()
+        partitions[partition] = state
+    }
+
+    /// Offsets to commit that moved since the last commit.
+    mutating func takeCommittable(_ only: Set<TopicPartition>? = nil) -> [TopicPartitionOffset] {
+        var result: [TopicPartitionOffset] = []
+        for (partition, var state) in partitions where only?.contains(partition) ?? true {
+            guard let offset = state.committable, offset > state.lastCommitted else { continue }
+            state.lastCommitted = offset
+            partitions[partition] = state
+            result.append(TopicPartitionOffset(partition, offset: offset))
+        }
+        return result
+    }
+
+    /// Puts offsets back as not committed (the commit failed).
+    mutating func commitFailed(_ offsets: [TopicPartitionOffset]) {
+        for offset in offsets {
+            partitions[offset.topicPartition]?.lastCommitted = -1
+        }
+    }
+
+    /// Requests read and not finished, in these partitions (or all).
+    func inFlight(_ only: Set<TopicPartition>? = nil) -> Int {
+        partitions.reduce(0) { sum, entry in
+            (only?.contains(entry.key) ?? true) ? sum + entry.value.inFlight : sum
+        }
+    }
+
+    /// Forgets partitions that were revoked.
+    mutating func remove(_ revoked: [TopicPartition]) {
+        for partition in revoked { partitions.removeValue(forKey: partition) }
+    }
+}

@@ -1,0 +1,47 @@
+import Contract
+import Identity
+
+/// Everything the worker pipeline needs to know, with documented defaults.
+/// The executable fills it from the environment (contract section 7).
+public struct WorkerConfiguration: Sendable {
+    /// Topic names. Default prefix `tthc.` (`TOPIC_PREFIX`).
+    public var topics: Topics = Topics()
+    /// `ce_source` of verdicts. Default: `/tthc/identity-verifier`.
+    public var cloudEventSource: String = Verdict.defaultCloudEventSource
+    /// Deadlines per channel, counted from the first consumption of a request.
+    /// Defaults: counter 15 s, registration 30 s, submission 24 h
+    /// (`DEADLINE_COUNTER_SECONDS`, `DEADLINE_REGISTRATION_SECONDS`, `DEADLINE_SUBMISSION_SECONDS`).
+    public var deadlines: [Channel: Duration] = [.counter: .seconds(15), .registration: .seconds(30), .submission: .seconds(24 * 3600)]
+    /// How long a submission is retried in process before it is parked in
+    /// PostgreSQL. Default: 10 s.
+    public var quickRetryWindow: Duration = .seconds(10)
+    /// Requests read but not yet decided, across all lanes. Above this the
+    /// consumer stops taking messages, its buffer fills and its partitions pause.
+    /// Default: 4,000 (`WORKER_MAX_IN_FLIGHT`).
+    public var maxInFlight: Int = 4_000
+    /// Decisions written per group-commit transaction at most. Default: 500.
+    public var groupCommitBatch: Int = 500
+    /// Offsets are committed this often. Default: 1 s.
+    public var commitInterval: Duration = .seconds(1)
+    /// Parked checks are looked for this often. Default: 1 s.
+    public var parkedPollInterval: Duration = .seconds(1)
+    /// First and largest wait between two tries of a parked check. Defaults: 5 s and 5 min.
+    public var parkedRetryInitial: Duration = .seconds(5)
+    public var parkedRetryMax: Duration = .seconds(300)
+    /// On SIGTERM, how long in-flight requests may take to finish. Default: 20 s.
+    public var shutdownGrace: Duration = .seconds(20)
+    /// Outbox rows older than this are published again (crash leftovers,
+    /// failed deliveries). Default: 60 s.
+    public var outboxRepublishAge: Duration = .seconds(60)
+    /// Citizen record fields sealed into autofill. Default: all but ethnicity
+    /// and religion (`AUTOFILL_FIELDS`, comma-separated).
+    public var autofillFields: Set<AutofillField> = AutofillField.defaultFields
+    /// Identity-rule relaxations (`ALLOW_SINGLE_WORD_NAMES`, `BIRTH_YEAR_MISMATCH_AS_WARNING`).
+    public var identityPolicy: IdentityPolicy = IdentityPolicy()
+
+    public init() {}
+
+    public func deadline(for channel: Channel) -> Duration {
+        deadlines[channel] ?? .seconds(30)
+    }
+}
