@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The contract's settings (section 7) as the operator commands read them: a flag wins over the
+/// environment variable, which wins over the default; a required setting that is missing stops
+/// with a ``SettingError`` naming it.
+public enum OpsSettings {
+    /// The value of a setting: `flag` if given, else `environment[variable]` (empty counts as
+    /// unset), else `defaultValue`.
+    public static func value(
+        _ flag: String?, variable: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        default defaultValue: String? = nil
+    ) -> String? {
+        if let flag, !flag.isEmpty { return flag }
+        if let value = environment[variable], !value.isEmpty { return value }
+        return defaultValue
+    }
+
+    /// Like ``value(_:variable:environment:default:)`` but required.
+    public static func required(
+        _ flag: String?, variable: String, flagName: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(SettingError) -> String {
+        guard let value = self.value(flag, variable: variable, environment: environment) else {
+            throw SettingError.missing(variable, flag: flagName)
+        }
+        return value
+    }
+
+    /// `KAFKA_BROKERS` (`host:port,host:port`) as a list.
+    public static func brokers(_ text: String) throws(SettingError) -> [String] {
+        let brokers = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !brokers.isEmpty else { throw SettingError.invalid("KAFKA_BROKERS", "must list at least one host:port") }
+        return brokers
+    }
+
+    /// `DATABASE_URL` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`)
+    /// as a `PostgresClient` configuration. The password never appears in an error.
+    public static func postgresConfiguration(
+        databaseURL: String, maximumConnections: Int = 4
+    ) throws(SettingError) -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: databaseURL),
+            components.scheme == "postgres" || components.scheme == "postgresql",
+            let host = components.host, !host.isEmpty
+        else { throw SettingError.invalid("DATABASE_URL", "must look like postgres://user@host:port/database") }
+        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        let tls: PostgresClient.Configuration.TLS
+        switch sslMode {
+        case "disable": tls = .disable
+        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        default: tls = .prefer(.makeClientConfiguration())
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: database.isEmpty ? nil : database, tls: tls)
+        configuration.options.maximumConnections = maximumConnections
+        return configuration
+    }
+
+    /// Runs `body` with a running `PostgresClient`, shut down afterwards.
+    public static func withPostgres<Result: Sendable>(
+        _ configuration: PostgresClient.Configuration, logger: Logger,
+        _ body: @Sendable (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+}
