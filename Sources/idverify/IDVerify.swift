@@ -7,10 +7,17 @@ struct IDVerify: AsyncParsableCommand {
         commandName: "idverify",
         abstract: "Identity-verification worker for TTHC systems (Kafka -> population registry -> PostgreSQL -> verdicts).",
         subcommands: [
+            DevCommand.self,
+            ServeCommand.self,
+            MigrateCommand.self,
             BrokerCommand.self,
             RegistrySimCommand.self,
             RegistryLoadCommand.self,
             BenchCommand.self,
+            LagCommand.self,
+            StatsCommand.self,
+            DeadLettersCommand.self,
+            VerdictCommand.self,
         ]
     )
 }

@@ -1,0 +1,128 @@
+import Contract
+import Foundation
+import Identity
+
+/// The service's settings (contract section 7), read from environment
+/// variables. A missing or malformed setting stops start-up with an error
+/// naming the variable.
+public struct ServiceSettings: Sendable {
+    /// `KAFKA_BROKERS`: comma-separated `host:port`. Required.
+    public var kafkaBrokers: [String]
+    /// `KAFKA_GROUP_ID`. Default: `tthc-identity-verifier`.
+    public var kafkaGroupID = "tthc-identity-verifier"
+    /// `KAFKA_PROPERTIES`: extra librdkafka properties, `name=value;name=value`. Default: none.
+    public var kafkaProperties: [String: String] = [:]
+    /// `DATABASE_URL`: `postgres://user:password@host:port/database?sslmode=disable|require`. Required.
+    public var databaseURL: String
+    /// `REGISTRY_URL`. Required.
+    public var registryURL: String
+    /// `REGISTRY_TOKEN`. Required.
+    public var registryToken: String
+    /// `REGISTRY_RATE_LIMIT`: calls per second for the whole fleet. Default: 100.
+    public var registryRateLimit = 100
+    /// `REGISTRY_LIMITER`: `fleet` (shared through PostgreSQL) or `local` (this process only). Default: `fleet`.
+    public var registryLimiter = "fleet"
+    /// `REGISTRY_CONCURRENCY`: HTTP connections to the registry. Default: 64.
+    public var registryConcurrency = 64
+    /// `SUBJECT_REF_KEY`: base64 of at least 16 bytes. Required.
+    public var subjectRefKey: [UInt8]
+    /// `OPS_PORT`. Default: 8080.
+    public var opsPort = 8080
+    /// The pipeline's settings (`TOPIC_PREFIX`, deadlines, in-flight bound, autofill fields, policy).
+    public var worker = WorkerConfiguration()
+
+    public init(kafkaBrokers: [String], databaseURL: String, registryURL: String, registryToken: String, subjectRefKey: [UInt8]) {
+        self.kafkaBrokers = kafkaBrokers
+        self.databaseURL = databaseURL
+        self.registryURL = registryURL
+        self.registryToken = registryToken
+        self.subjectRefKey = subjectRefKey
+    }
+
+    /// Reads every setting; the error names the first one that is missing or malformed.
+    public static func fromEnvironment(_ environment: [String: String]) throws(SettingsError) -> ServiceSettings {
+        func required(_ name: String) throws(SettingsError) -> String {
+            guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
+                throw SettingsError(setting: name, problem: "is required")
+            }
+            return value
+        }
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(SettingsError) -> Int? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw SettingsError(setting: name, problem: "must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        func flag(_ name: String) throws(SettingsError) -> Bool? {
+            guard let text = environment[name]?.lowercased(), !text.isEmpty else { return nil }
+            switch text {
+            case "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off": return false
+            default: throw SettingsError(setting: name, problem: "must be true or false")
+            }
+        }
+
+        let brokers = try required("KAFKA_BROKERS").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard brokers.allSatisfy({ $0.contains(":") && !$0.hasPrefix(":") }) else {
+            throw SettingsError(setting: "KAFKA_BROKERS", problem: "must be comma-separated host:port pairs")
+        }
+        let databaseURL = try required("DATABASE_URL")
+        _ = try DatabaseURL.parse(databaseURL)
+        let registryURL = try required("REGISTRY_URL")
+        guard let url = URL(string: registryURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw SettingsError(setting: "REGISTRY_URL", problem: "must be an http:// or https:// URL")
+        }
+        let token = try required("REGISTRY_TOKEN")
+        guard let key = Data(base64Encoded: try required("SUBJECT_REF_KEY")), key.count >= 16 else {
+            throw SettingsError(setting: "SUBJECT_REF_KEY", problem: "must be base64 of at least 16 bytes")
+        }
+        var settings = ServiceSettings(
+            kafkaBrokers: brokers, databaseURL: databaseURL, registryURL: registryURL, registryToken: token,
+            subjectRefKey: Array(key))
+        if let group = environment["KAFKA_GROUP_ID"], !group.isEmpty { settings.kafkaGroupID = group }
+        if let properties = environment["KAFKA_PROPERTIES"], !properties.isEmpty {
+            for pair in properties.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw SettingsError(setting: "KAFKA_PROPERTIES", problem: "must be name=value pairs separated by ';'")
+                }
+                settings.kafkaProperties[parts[0]] = parts[1]
+            }
+        }
+        if let prefix = environment["TOPIC_PREFIX"] { settings.worker.topics = Topics(prefix: prefix) }
+        if let limit = try integer("REGISTRY_RATE_LIMIT", 1...100_000) { settings.registryRateLimit = limit }
+        if let limiter = environment["REGISTRY_LIMITER"], !limiter.isEmpty {
+            guard ["fleet", "local"].contains(limiter) else {
+                throw SettingsError(setting: "REGISTRY_LIMITER", problem: "must be fleet or local")
+            }
+            settings.registryLimiter = limiter
+        }
+        if let concurrency = try integer("REGISTRY_CONCURRENCY", 1...4_096) { settings.registryConcurrency = concurrency }
+        if let port = try integer("OPS_PORT", 0...65_535) { settings.opsPort = port }
+        if let n = try integer("DEADLINE_COUNTER_SECONDS", 1...86_400 * 7) { settings.worker.deadlines[.counter] = .seconds(n) }
+        if let n = try integer("DEADLINE_REGISTRATION_SECONDS", 1...86_400 * 7) { settings.worker.deadlines[.registration] = .seconds(n) }
+        if let n = try integer("DEADLINE_SUBMISSION_SECONDS", 1...86_400 * 7) { settings.worker.deadlines[.submission] = .seconds(n) }
+        if let n = try integer("WORKER_MAX_IN_FLIGHT", 1...1_000_000) { settings.worker.maxInFlight = n }
+        if let fields = environment["AUTOFILL_FIELDS"], !fields.isEmpty {
+            switch AutofillField.parseList(fields) {
+            case .success(let set): settings.worker.autofillFields = set
+            case .failure(let error): throw SettingsError(setting: "AUTOFILL_FIELDS", problem: "\(error)")
+            }
+        }
+        if let allow = try flag("ALLOW_SINGLE_WORD_NAMES") { settings.worker.identityPolicy.allowSingleWordNames = allow }
+        if let warn = try flag("BIRTH_YEAR_MISMATCH_AS_WARNING") { settings.worker.identityPolicy.birthYearMismatchIsWarning = warn }
+        return settings
+    }
+}
+
+/// A setting that stops start-up. The description names the variable.
+public struct SettingsError: Error, Sendable, CustomStringConvertible {
+    public var setting: String
+    public var problem: String
+    public init(setting: String, problem: String) {
+        self.setting = setting
+        self.problem = problem
+    }
+    public var description: String { "configuration error: \(setting) \(problem)" }
+}

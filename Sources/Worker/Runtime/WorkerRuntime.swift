@@ -1,0 +1,88 @@
+import Foundation
+import Kafka
+import Logging
+import PostgresNIO
+import Registry
+import ServiceLifecycle
+import Store
+
+/// Builds the worker's parts from settings: Kafka clients, the PostgreSQL
+/// client (migrated), the registry client with its limiter and breaker, the
+/// store and the pipeline. The executable adds operations and runs `services`.
+public struct WorkerRuntime: Sendable {
+    public let settings: ServiceSettings
+    public let postgres: PostgresClient
+    public let consumer: KafkaConsumer
+    public let producer: KafkaProducer
+    public let transport: HTTPRegistryClient
+    public let registry: ResilientRegistryClient
+    public let store: VerificationStore
+    public let worker: VerificationWorker
+
+    /// - Parameter kafkaTuning: extra librdkafka properties (tests use shorter session timeouts).
+    public init(settings: ServiceSettings, logger: Logger) throws {
+        self.settings = settings
+        postgres = PostgresClient(configuration: try DatabaseURL.parse(settings.databaseURL), backgroundLogger: logger)
+
+        var consumerConfiguration = KafkaConsumerConfiguration(
+            bootstrapServers: settings.kafkaBrokers, groupID: settings.kafkaGroupID,
+            topics: settings.worker.topics.requestTopics)
+        consumerConfiguration.client.properties = settings.kafkaProperties.filter { !$0.key.hasPrefix("producer.") }
+        consumerConfiguration.maxBufferedMessages = max(1_000, settings.worker.maxInFlight)
+        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+
+        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: settings.kafkaBrokers)
+        producerConfiguration.client.properties["queue.buffering.max.messages"] = "1000000"
+        for (name, value) in settings.kafkaProperties where name.hasPrefix("producer.") {
+            producerConfiguration.client.properties[String(name.dropFirst("producer.".count))] = value
+        }
+        producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+
+        transport = try HTTPRegistryClient(
+            configuration: .init(baseURL: settings.registryURL, token: settings.registryToken, concurrency: settings.registryConcurrency),
+            backgroundLogger: logger)
+        let rateLimit = RegistryRateLimit(callsPerSecond: settings.registryRateLimit)
+        let limiter: any RegistryRateLimiter =
+            settings.registryLimiter == "local"
+            ? try LocalRateLimiter(rateLimit: rateLimit)
+            : try FleetRateLimiter(client: postgres, configuration: .init(rateLimit: rateLimit), logger: logger)
+        registry = try ResilientRegistryClient(transport: transport, limiter: limiter, logger: logger)
+        store = VerificationStore(client: postgres, logger: logger)
+        worker = VerificationWorker(
+            consumer: consumer, producer: producer, store: store, registry: registry, subjectRefKey: settings.subjectRefKey,
+            configuration: settings.worker, logger: logger)
+    }
+
+    /// Applies the database migrations (the PostgreSQL client must be running).
+    public func migrate(logger: Logger) async throws {
+        try await MigrationRunner(client: postgres, logger: logger).run()
+    }
+
+    /// Closes what the services do not close themselves.
+    public func shutdown() async {
+        registry.shutdown()
+        try? await transport.shutdown()
+    }
+}
+
+/// Runs the PostgreSQL client, migrates, then runs the worker: one service,
+/// so that the worker starts only once the schema is in place.
+public struct WorkerService: Service {
+    let runtime: WorkerRuntime
+    let logger: Logger
+
+    public init(runtime: WorkerRuntime, logger: Logger) {
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await runtime.postgres.run() }
+            defer { group.cancelAll() }
+            try await runtime.migrate(logger: logger)
+            try await runtime.worker.run()
+            await runtime.shutdown()
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Contract
+import Foundation
+import Kafka
+import Logging
+import RegistrySimulator
+import ServiceLifecycle
+import Worker
+
+/// `idverify dev`: everything on this machine — a local PostgreSQL, the
+/// embedded broker, the registry simulator, the worker, operations, sample
+/// traffic on all three channels and a live summary of verdicts. Ctrl-C stops it.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev", abstract: "Run the whole service locally with sample traffic (the README's first command).")
+
+    @Option(help: "Sample requests per second (0 = none).") var rate: Double = 20
+    @Option(help: "Partitions of each topic.") var partitions: Int = 6
+    @Option(help: "People in the simulated population.") var population: Int = 1_000_000
+    @Option(help: "Registry calls per second for the fleet.") var registryRateLimit: Int = 200
+    @Option(help: "Operations port.") var opsPort: Int = 8080
+    @Option(help: "Log level.") var logLevel: String = "notice"
+    @Option(help: "Write the broker's bootstrap string here (for kcat and other clients).") var bootstrapFile: String = "/tmp/tthc-dev-bootstrap"
+
+    func run() async throws {
+        let logger = try LogSetup.bootstrap(level: logLevel, format: nil)
+        let metrics = MetricsSetup.bootstrap()
+        let databaseURL = try ProcessInfo.processInfo.environment["DATABASE_URL"] ?? LocalPostgres.start()
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger)
+        let topics = Topics()
+        for topic in topics.requestTopics + [topics.verdicts, topics.deadLetter, topics.dossierEvents] {
+            try cluster.createTopic(topic, partitions: partitions)
+        }
+        try (cluster.bootstrapServers + "\n").write(toFile: bootstrapFile, atomically: true, encoding: .utf8)
+        let simulator = try RegistrySimulator(
+            configuration: .init(port: 0, population: population), logger: logger)
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await simulator.run { portContinuation.yield($0) } }
+            var portIterator = ports.makeAsyncIterator()
+            guard let port = await portIterator.next() else { throw SetupError("the registry simulator did not start") }
+
+            var settings = ServiceSettings(
+                kafkaBrokers: [cluster.bootstrapServers], databaseURL: databaseURL,
+                registryURL: "http://127.0.0.1:\(port)", registryToken: simulator.configuration.token,
+                subjectRefKey: Array("dev-subject-ref-key-not-secret".utf8))
+            settings.registryRateLimit = registryRateLimit
+            settings.opsPort = opsPort
+            settings.kafkaProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
+            let runtime = try WorkerRuntime(settings: settings, logger: logger)
+            let trafficProducer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: logger)
+            var summaryConfiguration = KafkaConsumerConfiguration(
+                bootstrapServers: [cluster.bootstrapServers], groupID: "idverify-dev-summary",
+                topics: [topics.verdicts, topics.deadLetter])
+            summaryConfiguration.sessionTimeoutMilliseconds = 6_000
+            summaryConfiguration.autoOffsetReset = "latest"
+            let summary = try KafkaConsumer(configuration: summaryConfiguration, logger: logger)
+
+            print("""
+                idverify dev
+                  Kafka (embedded)    \(cluster.bootstrapServers)   (also in \(bootstrapFile); try: kcat -b $(cat \(bootstrapFile)) -L)
+                  PostgreSQL          \(databaseURL)
+                  registry simulator  http://127.0.0.1:\(port)   (token \(simulator.configuration.token))
+                  operations          http://127.0.0.1:\(opsPort)/metrics  /healthz  /readyz  /v1/stats
+                  sample traffic      \(rate) requests/s on \(topics.requestTopics.joined(separator: ", "))
+                Ctrl-C stops everything.
+                """)
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: WorkerService(runtime: runtime, logger: logger)),
+                .init(service: VerdictSummary(consumer: summary, topics: topics)),
+            ]
+            services += try OpsWiring.services(runtime: runtime, metrics: metrics, logger: logger)
+            if rate > 0 {
+                services.append(.init(service: SampleTraffic(
+                    producer: trafficProducer, topics: topics, population: simulator.population, ratePerSecond: rate, logger: logger)))
+            }
+            let serviceGroup = ServiceGroup(
+                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await serviceGroup.run()
+            await trafficProducer.close()
+            group.cancelAll()
+        }
+        try? FileManager.default.removeItem(atPath: bootstrapFile)
+        withExtendedLifetime(cluster) {}
+        print("stopped.")
+    }
+}
+
+/// Starts the project's throwaway PostgreSQL (deploy/local-postgres.sh).
+enum LocalPostgres {
+    static func start() throws -> String {
+        let candidates = [
+            FileManager.default.currentDirectoryPath + "/deploy/local-postgres.sh",
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                .appendingPathComponent("../../../deploy/local-postgres.sh").standardized.path,
+        ]
+        guard let script = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw SetupError("deploy/local-postgres.sh not found: run from the repository root, or set DATABASE_URL")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script, "start", "/tmp/tthc-pg-dev"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0,
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("DATABASE_URL=") })
+        else {
+            throw SetupError("the local PostgreSQL did not start (see deploy/local-postgres.sh)")
+        }
+        return String(line.dropFirst("DATABASE_URL=".count))
+    }
+}

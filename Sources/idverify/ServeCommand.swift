@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresNIO
+import Store
+import ServiceLifecycle
+import Worker
+
+/// `idverify serve`: the production worker, configured by environment variables.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the worker (KAFKA_BROKERS, DATABASE_URL, REGISTRY_URL, REGISTRY_TOKEN, SUBJECT_REF_KEY, ...).")
+
+    @Option(help: "Log level (LOG_LEVEL).") var logLevel: String?
+    @Option(help: "Log format: text or json (LOG_FORMAT).") var logFormat: String?
+
+    func run() async throws {
+        let logger = try LogSetup.bootstrap(level: logLevel, format: logFormat)
+        let settings: ServiceSettings
+        do {
+            settings = try ServiceSettings.fromEnvironment(ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let metrics = MetricsSetup.bootstrap()
+        let runtime = try WorkerRuntime(settings: settings, logger: logger)
+        let services = try OpsWiring.services(runtime: runtime, metrics: metrics, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: WorkerService(runtime: runtime, logger: logger))] + services,
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// `idverify migrate`: applies the database migrations and exits.
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Apply database migrations (DATABASE_URL).")
+
+    func run() async throws {
+        let logger = try LogSetup.bootstrap(level: nil, format: nil)
+        guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
+            throw ValidationError("configuration error: DATABASE_URL is required")
+        }
+        let configuration: PostgresClient.Configuration
+        do {
+            configuration = try DatabaseURL.parse(url)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let applied = try await MigrationRunner(client: client, logger: logger).run()
+            print(applied.isEmpty ? "database schema is up to date" : "applied migrations \(applied)")
+        }
+    }
+}
