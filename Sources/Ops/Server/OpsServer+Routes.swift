@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import NIOCore
 import Store
@@ -50,13 +49,10 @@ extension OpsServer {
 
 extension Response {
     /// A JSON response (`application/json; charset=utf-8`).
-    static func json(_ status: HTTPResponse.Status, _ body: some Encodable) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        let data = (try? encoder.encode(body)) ?? Data(#"{"error":"internal"}"#.utf8)
-        return Response(
+    static func json(_ status: HTTPResponse.Status, _ body: some JSONBody) -> Response {
+        Response(
             status: status,
             headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            body: .init(byteBuffer: ByteBuffer(string: body.json)))
     }
 }

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Contract
+import Foundation
+import Logging
+import Ops
+import PostgresNIO
+
+/// Kafka settings shared by the operator commands: flags override `KAFKA_BROKERS`,
+/// `KAFKA_GROUP_ID` and `TOPIC_PREFIX`.
+struct KafkaOptions: ParsableArguments {
+    @Option(help: "Bootstrap brokers, host:port[,host:port] (default: KAFKA_BROKERS).")
+    var brokers: String?
+
+    @Option(help: "The worker's consumer group (default: KAFKA_GROUP_ID, else tthc-identity-verifier).")
+    var group: String?
+
+    @Option(help: "Topic name prefix (default: TOPIC_PREFIX, else tthc.).")
+    var topicPrefix: String?
+
+    func bootstrapServers() throws -> [String] {
+        try settingOrExit { () throws(SettingError) in
+            try OpsSettings.brokers(OpsSettings.required(self.brokers, variable: "KAFKA_BROKERS", flagName: "--brokers"))
+        }
+    }
+
+    var groupID: String {
+        OpsSettings.value(self.group, variable: "KAFKA_GROUP_ID", default: "tthc-identity-verifier")!
+    }
+
+    var topics: TopicNames {
+        TopicNames(prefix: OpsSettings.value(self.topicPrefix, variable: "TOPIC_PREFIX", default: "tthc.")!)
+    }
+}
+
+/// `DATABASE_URL`, overridable by `--database-url`.
+struct DatabaseOptions: ParsableArguments {
+    @Option(help: "PostgreSQL URL, postgres://user@host:port/database (default: DATABASE_URL).")
+    var databaseURL: String?
+
+    func withPostgres<Result: Sendable>(
+        logger: Logger, _ body: @Sendable (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        let configuration = try settingOrExit { () throws(SettingError) in
+            try OpsSettings.postgresConfiguration(
+                databaseURL: OpsSettings.required(self.databaseURL, variable: "DATABASE_URL", flagName: "--database-url"))
+        }
+        return try await OpsSettings.withPostgres(configuration, logger: logger) { try await body($0) }
+    }
+}
+
+/// A missing or bad setting is a usage error naming the setting.
+func settingOrExit<T>(_ body: () throws(SettingError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        throw ValidationError(error.message)
+    }
+}
+
+/// A quiet logger for operator commands: their output is the table, not log lines.
+func operatorLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .error
+    return logger
+}
+
+/// An instant as support staff read it: RFC 3339 in Viet Nam time (UTC+7, no daylight saving).
+func vietnamTime(_ date: Date) -> String {
+    let shifted = Timestamp(date.addingTimeInterval(7 * 3600)).text  // ...Z, UTC clock fields
+    return String(shifted.dropLast()) + "+07:00"
+}
