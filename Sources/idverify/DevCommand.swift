@@ -57,7 +57,7 @@ struct DevCommand: AsyncParsableCommand {
             summaryConfiguration.autoOffsetReset = "latest"
             let summary = try KafkaConsumer(configuration: summaryConfiguration, logger: logger)
 
-            print("""
+            Console.line("""
                 idverify dev
                   Kafka (embedded)    \(cluster.bootstrapServers)   (also in \(bootstrapFile); try: kcat -b $(cat \(bootstrapFile)) -L)
                   PostgreSQL          \(databaseURL)
@@ -83,7 +83,7 @@ struct DevCommand: AsyncParsableCommand {
         }
         try? FileManager.default.removeItem(atPath: bootstrapFile)
         withExtendedLifetime(cluster) {}
-        print("stopped.")
+        Console.line("stopped.")
     }
 }
 

@@ -31,6 +31,7 @@ struct BenchCommand: AsyncParsableCommand {
             BenchKafkaCommand.self,
             BenchContractCommand.self,
             BenchRegistryCommand.self,
+            BenchWorkerCommand.self,
         ]
     )
 }

@@ -52,3 +52,11 @@ struct JSONLogHandler: LogHandler {
         FileHandle.standardError.write(data + Data("\n".utf8))
     }
 }
+
+/// Lines for a person watching the terminal: written at once, not buffered
+/// (so a pipe or file sees them as they happen).
+enum Console {
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+}

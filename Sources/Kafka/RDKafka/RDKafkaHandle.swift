@@ -30,7 +30,7 @@ final class RDKafkaHandle: @unchecked Sendable {
         var errstr = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(kind.rdkafkaType, conf, &errstr, errstr.count) else {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError(code: .clientCreation, reason: String(cString: errstr), isFatal: true)
+            throw KafkaError(code: .clientCreation, reason: errorText(errstr), isFatal: true)
         }
         self.pointer = rk
         self.context = context
@@ -48,7 +48,7 @@ final class RDKafkaHandle: @unchecked Sendable {
             let result = rd_kafka_conf_set(conf, name, value, &errstr, errstr.count)
             if result != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                let detail = String(cString: errstr)
+                let detail = errorText(errstr)
                 throw KafkaError(
                     code: .configuration,
                     reason: "Kafka property '\(name)': \(detail.isEmpty ? "rejected" : detail)"
@@ -91,4 +91,10 @@ final class RDKafkaLogBridge: @unchecked Sendable {  // immutable after init; Lo
 class RDKafkaCallbackContext: @unchecked Sendable {  // subclasses guard their mutable state
     let logBridge: RDKafkaLogBridge
     init(logger: Logger) { self.logBridge = RDKafkaLogBridge(logger: logger) }
+}
+
+/// The text librdkafka wrote into an error buffer, up to its terminating NUL.
+func errorText(_ buffer: [CChar]) -> String {
+    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
 }

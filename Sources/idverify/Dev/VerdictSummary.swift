@@ -29,7 +29,7 @@ struct VerdictSummary: Service {
                 if lastPrint.duration(to: .now) > .seconds(3) {
                     lastPrint = .now
                     let outcomes = Verdict.Outcome.allCases.map { "\($0.rawValue) \(counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")
-                    print("verdicts: \(outcomes) | dead letters \(deadLetters)")
+                    Console.line("verdicts: \(outcomes) | dead letters \(deadLetters)")
                 }
             }
         }
