@@ -28,6 +28,9 @@ struct BenchContractCommand: AsyncParsableCommand {
     @Option(help: "Share of valid messages (percent) written the hard way: NFD names, odd spacing, full-width or grouped id numbers.")
     var awkwardPercent: Int = 10
 
+    @Flag(help: "Also measure Foundation's JSONSerialization parsing the same corpus (parse only, no rules), for comparison.")
+    var foundationBaseline = false
+
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
@@ -46,19 +49,26 @@ struct BenchContractCommand: AsyncParsableCommand {
             awkwardPercent: self.awkwardPercent
         )
         let duration = self.seconds
-        // The measurement blocks its thread for seconds: give it a thread of its own rather than
-        // one of the cooperative pool's.
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<ContractBenchResult, Never>) in
-            let thread = Thread {
-                continuation.resume(returning: ContractBench.measure(corpus: corpus, seconds: duration))
-            }
-            thread.name = "bench-contract"
-            thread.start()
-        }
+        let result = await Self.onOwnThread { ContractBench.measure(corpus: corpus, seconds: duration) }
         if self.json {
             print(result.jsonLine)
         } else {
             print(result.report)
+        }
+        if self.foundationBaseline {
+            let baseline = await Self.onOwnThread { ContractBench.measureFoundation(corpus: corpus, seconds: duration) }
+            print(self.json ? baseline.jsonLine.replacingOccurrences(of: "\"contract\"", with: "\"foundation-jsonserialization\"")
+                : "Foundation JSONSerialization, parse only: \(String(format: "%.0f", baseline.perSecond)) messages/s")
+        }
+    }
+
+    /// A measurement blocks its thread for seconds: it gets a thread of its own rather than one
+    /// of the cooperative pool's.
+    private static func onOwnThread(_ body: @escaping @Sendable () -> ContractBenchResult) async -> ContractBenchResult {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: body()) }
+            thread.name = "bench-contract"
+            thread.start()
         }
     }
 }
@@ -148,6 +158,32 @@ struct ContractBenchResult: Sendable {
 }
 
 enum ContractBench {
+    static func measureFoundation(corpus: [ContractBenchMessage], seconds: Double) -> ContractBenchResult {
+        let values = corpus.map { Data($0.value) }
+        let clock = ContinuousClock()
+        var result = ContractBenchResult(messages: 0, bytes: 0, elapsed: .zero, requests: 0, invalid: 0, deadLetters: 0)
+        let budget = Duration.milliseconds(Int64(seconds * 1000))
+        let start = clock.now
+        var index = 0
+        while true {
+            for _ in 0..<256 {
+                if (try? JSONSerialization.jsonObject(with: values[index])) is [String: Any] {
+                    result.requests += 1
+                } else {
+                    result.deadLetters += 1
+                }
+                result.bytes += values[index].count
+                index = (index + 1) % values.count
+            }
+            result.messages += 256
+            let elapsed = clock.now - start
+            if elapsed >= budget {
+                result.elapsed = elapsed
+                return result
+            }
+        }
+    }
+
     static func measure(corpus: [ContractBenchMessage], seconds: Double) -> ContractBenchResult {
         let reader = RequestReader()
         let now = Date(timeIntervalSince1970: 1_795_000_000)

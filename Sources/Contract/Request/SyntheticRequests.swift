@@ -55,7 +55,9 @@ public struct SyntheticRequests: Sendable {
         let name = [self.pick(Self.familyNames), self.pick(Self.middleNames), self.pick(Self.givenNames)].joined(separator: " ")
         let idNumber: String
         if self.int(0...9) == 0 {
-            idNumber = String(format: "%09d", self.int(100_000_000...999_999_998))
+            // Never nine equal digits, which no CMND has.
+            let value = self.int(100_000_000...999_999_998)
+            idNumber = String(value % 111_111_111 == 0 ? value + 1 : value)
         } else {
             let region = self.pick(Array(RegionCodes.provinces.keys).sorted())
             let century = (year - 1900) / 100 * 2 + self.int(0...1)

@@ -5,31 +5,34 @@ extension UUID {
     /// Parses the 36-character hyphenated form (`8-4-4-4-12` hex digits, either case): the only
     /// form the contract accepts, and the one JSON Schema's `uuid` format checks.
     init?(contractString text: String) {
-        let parsed: uuid_t? = text.withUTF8Bytes { bytes -> uuid_t? in
+        let parsed: (UInt64, UInt64)? = text.withUTF8Bytes { bytes -> (UInt64, UInt64)? in
             guard bytes.count == 36 else { return nil }
-            var output = [UInt8](repeating: 0, count: 16)
-            var outputIndex = 0
-            var index = 0
-            while index < 36 {
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            var nibbles = 0
+            for index in 0..<36 {
                 if index == 8 || index == 13 || index == 18 || index == 23 {
                     guard bytes[index] == UInt8(ascii: "-") else { return nil }
-                    index += 1
                     continue
                 }
-                guard let high = UUID.hexValue(bytes[index]), let low = UUID.hexValue(bytes[index + 1]) else {
-                    return nil
+                guard let value = UUID.hexValue(bytes[index]) else { return nil }
+                if nibbles < 16 {
+                    high = high << 4 | UInt64(value)
+                } else {
+                    low = low << 4 | UInt64(value)
                 }
-                output[outputIndex] = high << 4 | low
-                outputIndex += 1
-                index += 2
+                nibbles += 1
             }
-            return (
-                output[0], output[1], output[2], output[3], output[4], output[5], output[6], output[7],
-                output[8], output[9], output[10], output[11], output[12], output[13], output[14], output[15]
-            )
+            return (high, low)
         }
-        guard let parsed else { return nil }
-        self.init(uuid: parsed)
+        guard let (high, low) = parsed else { return nil }
+        func byte(_ word: UInt64, _ index: Int) -> UInt8 { UInt8(truncatingIfNeeded: word >> (56 - 8 * index)) }
+        self.init(
+            uuid: (
+                byte(high, 0), byte(high, 1), byte(high, 2), byte(high, 3), byte(high, 4), byte(high, 5), byte(high, 6), byte(high, 7),
+                byte(low, 0), byte(low, 1), byte(low, 2), byte(low, 3), byte(low, 4), byte(low, 5), byte(low, 6), byte(low, 7)
+            )
+        )
     }
 
     /// The lowercase hyphenated form (RFC 9562 section 4 recommends lowercase on output).
