@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "OpsTests",
             dependencies: [
-                "Ops", "Kafka", "Store", "Contract", "Registry", "RegistrySimulator",
+                "Ops", "Kafka", "Store", "Contract", "Registry", "RegistrySimulator", "Worker",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

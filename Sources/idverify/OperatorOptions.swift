@@ -27,8 +27,8 @@ struct KafkaOptions: ParsableArguments {
         OpsSettings.value(self.group, variable: "KAFKA_GROUP_ID", default: "tthc-identity-verifier")!
     }
 
-    var topics: TopicNames {
-        TopicNames(prefix: OpsSettings.value(self.topicPrefix, variable: "TOPIC_PREFIX", default: "tthc.")!)
+    var topics: Topics {
+        Topics(prefix: OpsSettings.value(self.topicPrefix, variable: "TOPIC_PREFIX", default: "tthc.")!)
     }
 }
 

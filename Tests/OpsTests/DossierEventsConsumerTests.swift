@@ -43,7 +43,7 @@ struct DossierEventsConsumerTests {
             let producer = try KafkaProducer(
                 configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: OpsTestEnvironment.logger)
             var configuration = DossierEventsConsumer.Configuration(
-                bootstrapServers: [cluster.bootstrapServers], workerGroupID: "ops-test", topics: topics)
+                bootstrapServers: [cluster.bootstrapServers], workerGroupID: "ops-test", topics: Topics(prefix: topics.prefix))
             configuration.consumer.sessionTimeoutMilliseconds = 6_000
             configuration.consumer.client.properties["heartbeat.interval.ms"] = "500"
             #expect(configuration.consumer.groupID == "ops-test-dossier-events")
@@ -114,7 +114,7 @@ struct DossierEventsConsumerTests {
         let store = FlakyStore(failures: 3)
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: OpsTestEnvironment.logger)
         var configuration = DossierEventsConsumer.Configuration(
-            bootstrapServers: [cluster.bootstrapServers], workerGroupID: "retry", topics: topics)
+            bootstrapServers: [cluster.bootstrapServers], workerGroupID: "retry", topics: Topics(prefix: topics.prefix))
         configuration.consumer.sessionTimeoutMilliseconds = 6_000
         configuration.retryInitialDelay = .milliseconds(20)
         configuration.retryMaximumDelay = .milliseconds(100)

@@ -7,7 +7,10 @@ import Ops
 import Prometheus
 import ServiceLifecycle
 import Store
+import PostgresNIO
+import RegistrySimulator
 import Testing
+import Worker
 
 /// The operations services as the executable runs them: one service group, a real port, graceful
 /// shutdown.
@@ -35,7 +38,7 @@ struct ServiceGroupTests {
                 statistics: statistics, metricsFactory: factory, logger: logger,
                 onServerRunning: { bound in port.withLock { $0 = bound } })
             var events = DossierEventsConsumer.Configuration(
-                bootstrapServers: [cluster.bootstrapServers], workerGroupID: "together", topics: topics)
+                bootstrapServers: [cluster.bootstrapServers], workerGroupID: "together", topics: Topics(prefix: topics.prefix))
             events.consumer.sessionTimeoutMilliseconds = 6_000
             let group = ServiceGroup(
                 services: [
@@ -72,5 +75,63 @@ struct ServiceGroupTests {
             await lag.close()
             await producer.close()
         }
+    }
+}
+
+extension ServiceGroupTests {
+    @Test("OperationsServices builds every operations service from the worker's runtime")
+    func fromWorkerRuntime() async throws {
+        let topics = Topics()
+        let cluster = try OpsTestEnvironment.makeCluster(topics: TopicNames(prefix: topics.prefix), partitions: 2)
+        try await OpsTestEnvironment.produce(LagTests.requests(topics.requests(.submission), count: 4), to: cluster)
+        try await OpsTestEnvironment.withDatabase { _, url in
+            try await RegistrySimulator.withRunning(
+                configuration: .init(port: 0, token: "ops-token", seed: 7, population: 1_000), logger: OpsTestEnvironment.logger
+            ) { simulator in
+                var settings = ServiceSettings(
+                    kafkaBrokers: [cluster.bootstrapServers], databaseURL: url, registryURL: simulator.baseURL,
+                    registryToken: simulator.token, subjectRefKey: Array(repeating: 7, count: 32))
+                settings.kafkaGroupID = "runtime-group"
+                settings.opsPort = 0
+                settings.registryRateLimit = 25
+                let logger = OpsTestEnvironment.logger
+                let runtime = try WorkerRuntime(settings: settings, logger: logger)
+                let prometheus = PrometheusCollectorRegistry()
+                let port = Shared(0)
+                let operations = try OperationsServices(
+                    runtime: runtime, prometheus: prometheus, metricsFactory: PrometheusMetricsFactory(registry: prometheus),
+                    logger: logger, onServerRunning: { bound in port.withLock { $0 = bound } })
+                #expect(operations.dossierEvents.configuration.consumer.groupID == "runtime-group-dossier-events")
+                #expect(operations.lag.configuration.topics == topics.requestTopics)
+                let group = ServiceGroup(
+                    services: [PostgresService(client: runtime.postgres)] + operations.services,
+                    gracefulShutdownSignals: [], logger: logger)
+                let running = Task { try await group.run() }
+                try await OpsTestEnvironment.eventually(20, "server listening") { port.withLock { $0 } != 0 }
+                let base = "http://127.0.0.1:\(port.withLock { $0 })"
+                try await OpsTestEnvironment.eventually(30, "ready, with lag and quota exported") {
+                    let ready = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/readyz"), timeout: .seconds(5))
+                    let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/metrics"), timeout: .seconds(5))
+                    let text = String(buffer: try await metrics.body.collect(upTo: 1 << 22))
+                    return ready.status == .ok
+                        && text.contains("identity_registry_quota_calls_per_second 25")
+                        && text.contains(#"identity_consumer_lag_messages{topic="tthc.identity.submission""#)
+                }
+                await group.triggerGracefulShutdown()
+                try await running.value
+                await runtime.consumer.close()
+                await runtime.producer.close()
+                await runtime.shutdown()
+            }
+        }
+    }
+}
+
+/// Runs a PostgreSQL client as a service (the worker's service does this in production).
+struct PostgresService: Service {
+    let client: PostgresClient
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await self.client.run() }
     }
 }

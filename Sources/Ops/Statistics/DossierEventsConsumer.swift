@@ -35,7 +35,7 @@ public final class DossierEventsConsumer: Service {
         ///   - bootstrapServers: `KAFKA_BROKERS`.
         ///   - workerGroupID: `KAFKA_GROUP_ID`; this consumer's group is `<workerGroupID>-dossier-events`.
         ///   - topics: The contract's topic names (`TOPIC_PREFIX`).
-        public init(bootstrapServers: [String], workerGroupID: String = "tthc-identity-verifier", topics: TopicNames = TopicNames()) {
+        public init(bootstrapServers: [String], workerGroupID: String = "tthc-identity-verifier", topics: Topics = Topics()) {
             self.consumer = KafkaConsumerConfiguration(
                 bootstrapServers: bootstrapServers, groupID: workerGroupID + "-dossier-events", topics: [topics.dossierEvents])
             self.deadLetterTopic = topics.deadLetter
