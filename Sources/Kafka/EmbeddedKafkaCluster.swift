@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 
 /// librdkafka's mock cluster: a real Kafka-protocol broker set on loopback,
@@ -29,8 +30,14 @@ public final class EmbeddedKafkaCluster: Sendable {
     }
 
     deinit {
-        // The cluster must go before the handle it lives in.
-        rd_kafka_mock_cluster_destroy(cluster.pointer)
+        // The cluster must go before the handle it lives in, and tearing it
+        // down blocks: both happen on a thread of their own, in that order.
+        let cluster = self.cluster
+        let handle = Unmanaged.passRetained(self.handle)
+        Thread.detachNewThread {
+            rd_kafka_mock_cluster_destroy(cluster.pointer)
+            handle.release()
+        }
     }
 
     /// Creates a topic with the given partition count (the mock auto-creates

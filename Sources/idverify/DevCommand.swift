@@ -48,7 +48,7 @@ struct DevCommand: AsyncParsableCommand {
             settings.registryRateLimit = registryRateLimit
             settings.opsPort = opsPort
             settings.kafkaProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
-            let runtime = try WorkerRuntime(settings: settings, logger: logger)
+            let (_, workerServices) = try OpsWiring.services(settings: settings, metrics: metrics, logger: logger)
             let trafficProducer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: logger)
             var summaryConfiguration = KafkaConsumerConfiguration(
                 bootstrapServers: [cluster.bootstrapServers], groupID: "idverify-dev-summary",
@@ -66,11 +66,8 @@ struct DevCommand: AsyncParsableCommand {
                   sample traffic      \(rate) requests/s on \(topics.requestTopics.joined(separator: ", "))
                 Ctrl-C stops everything.
                 """)
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-                .init(service: WorkerService(runtime: runtime, logger: logger)),
-                .init(service: VerdictSummary(consumer: summary, topics: topics)),
-            ]
-            services += try OpsWiring.services(runtime: runtime, metrics: metrics, logger: logger)
+            var services = workerServices
+            services.append(.init(service: VerdictSummary(consumer: summary, topics: topics)))
             if rate > 0 {
                 services.append(.init(service: SampleTraffic(
                     producer: trafficProducer, topics: topics, population: simulator.population, ratePerSecond: rate, logger: logger)))

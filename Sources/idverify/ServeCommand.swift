@@ -24,12 +24,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let metrics = MetricsSetup.bootstrap()
-        let runtime = try WorkerRuntime(settings: settings, logger: logger)
-        let services = try OpsWiring.services(runtime: runtime, metrics: metrics, logger: logger)
+        let (_, services) = try OpsWiring.services(settings: settings, metrics: metrics, logger: logger)
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: WorkerService(runtime: runtime, logger: logger))] + services,
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -37,7 +37,15 @@ final class RDKafkaHandle: @unchecked Sendable {
     }
 
     deinit {
-        rd_kafka_destroy(pointer)
+        // rd_kafka_destroy joins librdkafka's threads and can block for a while:
+        // never on the cooperative pool, where the last release may happen.
+        let pointer = SendablePointer(pointer)
+        // The callback context must outlive the handle: librdkafka may log while closing.
+        let context = KeepAlive(self.context)
+        Thread.detachNewThread {
+            rd_kafka_destroy(pointer.value)
+            withExtendedLifetime(context) {}
+        }
     }
 
     /// Applies properties one by one so that an error names the property.
@@ -97,4 +105,16 @@ class RDKafkaCallbackContext: @unchecked Sendable {  // subclasses guard their m
 func errorText(_ buffer: [CChar]) -> String {
     let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     return String(decoding: bytes, as: UTF8.self)
+}
+
+/// A C handle handed to the thread that destroys it.
+struct SendablePointer: @unchecked Sendable {  // used by exactly one thread after the hand-over
+    let value: OpaquePointer
+    init(_ value: OpaquePointer) { self.value = value }
+}
+
+/// Keeps an object alive until the thread that holds it is done.
+struct KeepAlive: @unchecked Sendable {  // only retained and released, never used
+    let object: AnyObject?
+    init(_ object: AnyObject?) { self.object = object }
 }

@@ -155,6 +155,7 @@ public final class VerificationWorker: Service, Sendable {
             lanes.submit(read.laneKey) {
                 await self.process(read, prior: priorVerdict, laneParkedInStore: laneParked)
                 self.permits.release()
+                self.metrics.setInFlight(self.permits.inUse)
             }
         }
     }

@@ -19,8 +19,12 @@ public struct WorkerRuntime: Sendable {
     public let store: VerificationStore
     public let worker: VerificationWorker
 
-    /// - Parameter kafkaTuning: extra librdkafka properties (tests use shorter session timeouts).
-    public init(settings: ServiceSettings, logger: Logger) throws {
+    /// - Parameter observeTransport: wraps the registry transport (operations put a monitor
+    ///   around it that notices a refused token).
+    public init(
+        settings: ServiceSettings, logger: Logger,
+        observeTransport: (any RegistryClient) -> any RegistryClient = { $0 }
+    ) throws {
         self.settings = settings
         postgres = PostgresClient(configuration: try DatabaseURL.parse(settings.databaseURL), backgroundLogger: logger)
 
@@ -46,7 +50,7 @@ public struct WorkerRuntime: Sendable {
             settings.registryLimiter == "local"
             ? try LocalRateLimiter(rateLimit: rateLimit)
             : try FleetRateLimiter(client: postgres, configuration: .init(rateLimit: rateLimit), logger: logger)
-        registry = try ResilientRegistryClient(transport: transport, limiter: limiter, logger: logger)
+        registry = try ResilientRegistryClient(transport: observeTransport(transport), limiter: limiter, logger: logger)
         store = VerificationStore(client: postgres, logger: logger)
         worker = VerificationWorker(
             consumer: consumer, producer: producer, store: store, registry: registry, subjectRefKey: settings.subjectRefKey,

@@ -18,14 +18,15 @@ struct SampleTraffic: Service {
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             var number = 0
             let interval = Duration.milliseconds(Int64(1000 / max(ratePerSecond, 0.1)))
             while !Task.isCancelled {
                 let message = makeMessage(number)
                 _ = await producer.send([message])
                 number += 1
-                try await Task.sleep(for: interval)
+                // Cancelled on shutdown: the loop ends.
+                try? await Task.sleep(for: interval)
             }
         }
     }
