@@ -122,8 +122,8 @@ public enum IDNumber {
         let scalars = raw.unicodeScalars
         var start = scalars.startIndex
         var end = scalars.endIndex
-        while start < end, scalars[start].properties.isWhitespace { start = scalars.index(after: start) }
-        while end > start, scalars[scalars.index(before: end)].properties.isWhitespace {
+        while start < end, UnicodeHelpers.isWhiteSpace(scalars[start].value) { start = scalars.index(after: start) }
+        while end > start, UnicodeHelpers.isWhiteSpace(scalars[scalars.index(before: end)].value) {
             end = scalars.index(before: end)
         }
         var digits: [UInt8] = []

@@ -7,7 +7,14 @@ public enum PersonName {
     /// The normalised form the registry is sent: Unicode NFC, trimmed, inner white space
     /// (any Unicode `White_Space`, tabs and no-break spaces included) collapsed to one space.
     public static func normalize(_ raw: String) -> String {
-        let nfc = isSimplyNFC(raw) ? raw : raw.precomposedStringWithCanonicalMapping
+        let nfc: String
+        if isSimplyNFC(raw) {
+            nfc = raw
+        } else if let composed = VietnameseComposition.compose(raw) {
+            nfc = composed
+        } else {
+            nfc = raw.precomposedStringWithCanonicalMapping
+        }
         return collapsingWhiteSpace(nfc)
     }
 
@@ -154,7 +161,7 @@ public enum PersonName {
         var output = String.UnicodeScalarView()
         var pendingSpace = false
         for scalar in text.unicodeScalars {
-            if scalar.properties.isWhitespace {
+            if UnicodeHelpers.isWhiteSpace(scalar.value) {
                 pendingSpace = !output.isEmpty
             } else {
                 if pendingSpace {

@@ -37,6 +37,37 @@ struct PersonNameTests {
         #expect(PersonName.isSimplyNFC("Nguyễn Thị Thuỷ Đức"))
     }
 
+    @Test("property: the fast composition of decomposed Vietnamese agrees with Foundation's NFC")
+    func fastCompositionAgrees() async {
+        let alphabet: [Unicode.Scalar] = Array("aeiouyAEIOUYdđĐnghtrqxâêôơưăáàảãạ '-".unicodeScalars)
+            + [0x0300, 0x0301, 0x0302, 0x0303, 0x0306, 0x0309, 0x031B, 0x0323, 0x0308, 0x0340].map { Unicode.Scalar($0)! }
+        await propertyCheck(count: 2000, input: Gen.int(in: 0...(alphabet.count - 1)).array(of: 0...12)) { indices in
+            var scalars = String.UnicodeScalarView()
+            scalars.append(contentsOf: indices.map { alphabet[$0] })
+            let text = String(scalars)
+            if let composed = VietnameseComposition.compose(text) {
+                #expect(Array(composed.unicodeScalars) == Array(text.precomposedStringWithCanonicalMapping.unicodeScalars), "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+            }
+        }
+    }
+
+    @Test("decomposed Vietnamese names take the fast composition")
+    func fastCompositionCovers() {
+        for name in ["Nguyễn Thị Thuỷ", "Trần Văn Hoà", "Phạm Đức Anh", "Lê Thị Khoẻ", "Huỳnh Ngọc Phượng", "Đặng Quốc Việt", "ƯỚC ỨNG"] {
+            let nfd = name.decomposedStringWithCanonicalMapping
+            #expect(VietnameseComposition.compose(nfd) == name)
+            // Marks in non-canonical order (tone before quality mark) too.
+            let swapped = String(String.UnicodeScalarView(nfd.unicodeScalars.reduce(into: [Unicode.Scalar]()) { result, scalar in
+                if let last = result.last, [0x0302, 0x0306, 0x031B].contains(scalar.value), [0x0300, 0x0301, 0x0303, 0x0309].contains(last.value) {
+                    result.insert(scalar, at: result.count - 1)
+                } else {
+                    result.append(scalar)
+                }
+            }))
+            #expect(PersonName.normalize(swapped) == swapped.precomposedStringWithCanonicalMapping)
+        }
+    }
+
     @Test(
         "old and new tone-mark styles give one comparison key",
         arguments: [

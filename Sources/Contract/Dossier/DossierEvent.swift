@@ -118,15 +118,15 @@ public enum DossierEventReader {
 
         var fields = FieldReader()
         var eventId: UUID?
-        if let text = fields.string(object, "eventId", path: "eventId") {
+        if let text = fields.string(object[.eventId].scanned, path: "eventId") {
             eventId = UUID(contractString: text)
             if eventId == nil { fields.fail("eventId", .invalidFormat) }
         }
-        let dossierCode = fields.boundedString(object, "dossierCode", path: "dossierCode", length: 1...64)
-        let agencyCode = fields.agencyCode(object, "agencyCode", path: "agencyCode")
-        let type = fields.enumeration(object, "type", path: "type", as: DossierEvent.EventType.self)
-        let occurredAt = fields.timestamp(object, "occurredAt", path: "occurredAt", required: true)
-        let dueAt = fields.timestamp(object, "dueAt", path: "dueAt", required: false)
+        let dossierCode = fields.boundedString(object[.dossierCode].scanned, path: "dossierCode", length: 1...64)
+        let agencyCode = fields.agencyCode(object[.agencyCode].scanned, path: "agencyCode")
+        let type = fields.enumeration(object[.type].scanned, path: "type", as: DossierEvent.EventType.self)
+        let occurredAt = fields.timestamp(object[.occurredAt].scanned, path: "occurredAt", required: true)
+        let dueAt = fields.timestamp(object[.dueAt].scanned, path: "dueAt", required: false)
         guard fields.reasons.isEmpty, let eventId, let dossierCode, let agencyCode, let type, let occurredAt else {
             return .invalid(reasons: fields.reasons)
         }

@@ -8,6 +8,11 @@ enum JSONValue: Sendable, Hashable {
     case array([JSONValue])
     case object(JSONObject)
 
+    var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
     /// The JSON type name used in messages to developers (never the value).
     var typeName: String {
         switch self {
@@ -24,29 +29,49 @@ enum JSONValue: Sendable, Hashable {
 /// A JSON object's members in document order. When a name occurs more than once, the last
 /// occurrence wins, as in ECMAScript's `JSON.parse`.
 struct JSONObject: Sendable, Hashable {
-    var members: [(name: String, value: JSONValue)]
+    struct Member: Sendable, Hashable {
+        /// The name when it is not a known field (known ones are in `field`).
+        private var otherName: String
+        /// The name as a known field, recognised by the parser.
+        var field: FieldName?
+        var value: JSONValue
 
-    init(members: [(name: String, value: JSONValue)] = []) {
+        /// A member with a known name.
+        init(field: FieldName, value: JSONValue) {
+            self.otherName = ""
+            self.field = field
+            self.value = value
+        }
+
+        init(name: String, value: JSONValue) {
+            self.field = FieldName(rawValue: name)
+            self.otherName = self.field == nil ? name : ""
+            self.value = value
+        }
+
+        var name: String { self.field?.rawValue ?? self.otherName }
+    }
+
+    var members: [Member]
+
+    init(members: [Member] = []) {
         self.members = members
     }
 
-    subscript(name: String) -> JSONValue? {
-        for member in self.members.reversed() where member.name == name {
-            return member.value
+    init(members: [(name: String, value: JSONValue)]) {
+        self.members = members.map { Member(name: $0.name, value: $0.value) }
+    }
+
+    subscript(field: FieldName) -> JSONValue? {
+        var index = self.members.count
+        while index > 0 {
+            index -= 1
+            if self.members[index].field == field { return self.members[index].value }
         }
         return nil
     }
 
-    static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
-        lhs.members.count == rhs.members.count
-            && zip(lhs.members, rhs.members).allSatisfy { $0.name == $1.name && $0.value == $1.value }
-    }
-
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(self.members.count)
-        for member in self.members {
-            hasher.combine(member.name)
-            hasher.combine(member.value)
-        }
+    subscript(name: String) -> JSONValue? {
+        self.members.last { $0.name == name }?.value
     }
 }

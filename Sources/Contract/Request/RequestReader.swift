@@ -45,41 +45,45 @@ public struct RequestReader: Sendable {
     public func read(value: UnsafeBufferPointer<UInt8>, topic channel: Channel, now: Date) -> ReadResult {
         guard value.count <= Self.maximumValueSize else { return .deadLetter(.tooLarge) }
         guard UTF8Validation.isValid(value) else { return .deadLetter(.notUTF8) }
-        let json: JSONValue
+        let slots: [ScannedValue]
         do {
-            json = try JSONParser.parse(value)
+            switch try RequestScanner.scan(value) {
+            case .object(let scanned): slots = scanned
+            case .notObject: return .deadLetter(.notObject)
+            }
         } catch {
             return .deadLetter(error.kind == .tooDeep ? .tooDeep : .notJSON)
         }
-        guard case .object(let object) = json else { return .deadLetter(.notObject) }
-        guard case .string(let requestId)? = object["requestId"], RequestID.isUsable(requestId) else {
+        guard case .string(let requestId) = slots[RequestScanner.Path.requestId.rawValue], RequestID.isUsable(requestId) else {
             return .deadLetter(.missingRequestId)
         }
-        return self.validate(object, requestId: requestId, channel: channel, now: now)
+        return self.validate(slots, requestId: requestId, channel: channel, now: now)
     }
 
     // MARK: Fields
 
-    private func validate(_ object: JSONObject, requestId: String, channel: Channel, now: Date) -> ReadResult {
+    private func validate(_ slots: [ScannedValue], requestId: String, channel: Channel, now: Date) -> ReadResult {
+        typealias Path = RequestScanner.Path
         var fields = FieldReader()
+        func slot(_ path: Path) -> ScannedValue { slots[path.rawValue] }
 
         let requestUUID = UUID(contractString: requestId)
         if requestUUID == nil { fields.fail("requestId", .invalidFormat) }
-        let occurredAt = fields.timestamp(object, "occurredAt", path: "occurredAt", required: true)
-        let agencyCode = fields.agencyCode(object, "agencyCode", path: "agencyCode")
+        let occurredAt = fields.timestamp(slot(.occurredAt), path: "occurredAt", required: true)
+        let agencyCode = fields.agencyCode(slot(.agencyCode), path: "agencyCode")
 
         var actor: Actor?
-        if let actorObject = fields.object(object, "actor", path: "actor") {
-            let kind = fields.enumeration(actorObject, "kind", path: "actor.kind", as: Actor.Kind.self)
-            let id = fields.boundedString(actorObject, "id", path: "actor.id", length: 1...128)
+        if fields.object(slot(.actor), path: "actor") {
+            let kind = fields.enumeration(slot(.actorKind), path: "actor.kind", as: Actor.Kind.self)
+            let id = fields.boundedString(slot(.actorId), path: "actor.id", length: 1...128)
             if let kind, let id { actor = Actor(kind: kind, id: id) }
         }
 
         var check: SubjectCheck?
-        if let subjectObject = fields.object(object, "subject", path: "subject") {
-            let fullName = fields.string(subjectObject, "fullName", path: "subject.fullName")
-            let idNumber = fields.string(subjectObject, "idNumber", path: "subject.idNumber")
-            let dateOfBirth = fields.string(subjectObject, "dateOfBirth", path: "subject.dateOfBirth")
+        if fields.object(slot(.subject), path: "subject") {
+            let fullName = fields.string(slot(.subjectFullName), path: "subject.fullName")
+            let idNumber = fields.string(slot(.subjectIdNumber), path: "subject.idNumber")
+            let dateOfBirth = fields.string(slot(.subjectDateOfBirth), path: "subject.dateOfBirth")
             let subjectCheck = self.rules.checkSubject(
                 fullName: fullName,
                 idNumber: idNumber,
@@ -94,25 +98,20 @@ public struct RequestReader: Sendable {
         var dossierCode: String?
         switch channel {
         case .counter:
-            let autofill = fields.optionalBool(object, "autofill", path: "autofill") ?? false
-            let key = fields.recipientKey(object, "recipientKey", path: "recipientKey", required: autofill)
+            let autofill = fields.optionalBool(slot(.autofill), path: "autofill") ?? false
+            let key = fields.recipientKey(slot(.recipientKey), path: "recipientKey", required: autofill)
             details = .counter(autofillRecipientKey: autofill ? key : nil)
         case .registration:
-            if let accountId = fields.boundedString(object, "accountId", path: "accountId", length: 1...128) {
+            if let accountId = fields.boundedString(slot(.accountId), path: "accountId", length: 1...128) {
                 details = .registration(accountId: accountId)
             }
         case .submission:
-            let accountId = fields.boundedString(object, "accountId", path: "accountId", length: 1...128)
-            if let dossierObject = fields.object(object, "dossier", path: "dossier") {
-                let code = fields.boundedString(dossierObject, "code", path: "dossier.code", length: 1...64)
-                let procedureCode = fields.boundedString(
-                    dossierObject,
-                    "procedureCode",
-                    path: "dossier.procedureCode",
-                    length: 1...64
-                )
-                let receivedAt = fields.timestamp(dossierObject, "receivedAt", path: "dossier.receivedAt", required: true)
-                let dueAt = fields.timestamp(dossierObject, "dueAt", path: "dossier.dueAt", required: false)
+            let accountId = fields.boundedString(slot(.accountId), path: "accountId", length: 1...128)
+            if fields.object(slot(.dossier), path: "dossier") {
+                let code = fields.boundedString(slot(.dossierCode), path: "dossier.code", length: 1...64)
+                let procedureCode = fields.boundedString(slot(.dossierProcedureCode), path: "dossier.procedureCode", length: 1...64)
+                let receivedAt = fields.timestamp(slot(.dossierReceivedAt), path: "dossier.receivedAt", required: true)
+                let dueAt = fields.timestamp(slot(.dossierDueAt), path: "dossier.dueAt", required: false)
                 dossierCode = code
                 if let accountId, let code, let procedureCode, let receivedAt {
                     details = .submission(
@@ -154,7 +153,8 @@ public struct RequestReader: Sendable {
     }
 }
 
-/// Reads typed fields out of JSON objects and collects a reason for each broken rule.
+/// Reads typed fields (as the scanner or the tree parser found them) and collects a reason for
+/// each broken rule.
 struct FieldReader {
     var reasons: [ValidationReason] = []
 
@@ -162,17 +162,19 @@ struct FieldReader {
         self.reasons.append(ValidationReason(field: path, code: code))
     }
 
-    /// A present, non-null value; reports `missing` otherwise.
-    private mutating func required(_ object: JSONObject, _ name: String, path: String) -> JSONValue? {
-        guard let value = object[name], value != .null else {
+    /// Whether a required value is there; reports `missing` (absent or `null`) otherwise.
+    private mutating func isPresent(_ value: ScannedValue, path: String) -> Bool {
+        switch value {
+        case .absent, .null:
             self.fail(path, .missing)
-            return nil
+            return false
+        default:
+            return true
         }
-        return value
     }
 
-    mutating func string(_ object: JSONObject, _ name: String, path: String) -> String? {
-        guard let value = self.required(object, name, path: path) else { return nil }
+    mutating func string(_ value: ScannedValue, path: String) -> String? {
+        guard self.isPresent(value, path: path) else { return nil }
         guard case .string(let text) = value else {
             self.fail(path, .invalidType)
             return nil
@@ -180,18 +182,19 @@ struct FieldReader {
         return text
     }
 
-    mutating func object(_ object: JSONObject, _ name: String, path: String) -> JSONObject? {
-        guard let value = self.required(object, name, path: path) else { return nil }
-        guard case .object(let nested) = value else {
+    /// Whether a required object is there (its fields are read separately).
+    mutating func object(_ value: ScannedValue, path: String) -> Bool {
+        guard self.isPresent(value, path: path) else { return false }
+        guard value == .object else {
             self.fail(path, .invalidType)
-            return nil
+            return false
         }
-        return nested
+        return true
     }
 
     /// A string of `length` characters (Unicode scalars, as JSON Schema counts them).
-    mutating func boundedString(_ object: JSONObject, _ name: String, path: String, length: ClosedRange<Int>) -> String? {
-        guard let text = self.string(object, name, path: path) else { return nil }
+    mutating func boundedString(_ value: ScannedValue, path: String, length: ClosedRange<Int>) -> String? {
+        guard let text = self.string(value, path: path) else { return nil }
         guard length.contains(text.scalarCount) else {
             self.fail(path, .invalidLength)
             return nil
@@ -199,13 +202,8 @@ struct FieldReader {
         return text
     }
 
-    mutating func enumeration<Value: RawRepresentable<String>>(
-        _ object: JSONObject,
-        _ name: String,
-        path: String,
-        as type: Value.Type
-    ) -> Value? {
-        guard let text = self.string(object, name, path: path) else { return nil }
+    mutating func enumeration<Value: RawRepresentable<String>>(_ value: ScannedValue, path: String, as type: Value.Type) -> Value? {
+        guard let text = self.string(value, path: path) else { return nil }
         guard let value = Value(rawValue: text) else {
             self.fail(path, .invalidValue)
             return nil
@@ -214,9 +212,9 @@ struct FieldReader {
     }
 
     /// An RFC 3339 date-time with offset; an absent optional one gives `nil` without a reason.
-    mutating func timestamp(_ object: JSONObject, _ name: String, path: String, required: Bool) -> Timestamp? {
-        if !required, object[name] == nil || object[name] == .null { return nil }
-        guard let text = self.string(object, name, path: path) else { return nil }
+    mutating func timestamp(_ value: ScannedValue, path: String, required: Bool) -> Timestamp? {
+        if !required, value == .absent || value == .null { return nil }
+        guard let text = self.string(value, path: path) else { return nil }
         guard let timestamp = Timestamp(rfc3339: text) else {
             self.fail(path, .invalidFormat)
             return nil
@@ -225,8 +223,8 @@ struct FieldReader {
     }
 
     /// 1–64 of `A-Z a-z 0-9 . _ -`: `invalid_length` and `invalid_format` are reported separately.
-    mutating func agencyCode(_ object: JSONObject, _ name: String, path: String) -> String? {
-        guard let text = self.string(object, name, path: path) else { return nil }
+    mutating func agencyCode(_ value: ScannedValue, path: String) -> String? {
+        guard let text = self.string(value, path: path) else { return nil }
         let lengthOK = (1...64).contains(text.scalarCount)
         let formatOK = AgencyCode.hasValidCharacters(text)
         if !lengthOK { self.fail(path, .invalidLength) }
@@ -235,19 +233,22 @@ struct FieldReader {
     }
 
     /// An optional boolean; absent or `null` gives `nil`.
-    mutating func optionalBool(_ object: JSONObject, _ name: String, path: String) -> Bool? {
-        guard let value = object[name], value != .null else { return nil }
-        guard case .bool(let flag) = value else {
+    mutating func optionalBool(_ value: ScannedValue, path: String) -> Bool? {
+        switch value {
+        case .absent, .null:
+            return nil
+        case .bool(let flag):
+            return flag
+        default:
             self.fail(path, .invalidType)
             return nil
         }
-        return flag
     }
 
     /// Padded standard base64 of 32 bytes. Checked whenever present; required when `required`.
-    mutating func recipientKey(_ object: JSONObject, _ name: String, path: String, required: Bool) -> AutofillRecipientKey? {
-        if !required, object[name] == nil || object[name] == .null { return nil }
-        guard let text = self.string(object, name, path: path) else { return nil }
+    mutating func recipientKey(_ value: ScannedValue, path: String, required: Bool) -> AutofillRecipientKey? {
+        if !required, value == .absent || value == .null { return nil }
+        guard let text = self.string(value, path: path) else { return nil }
         guard let bytes = Base64.decode(text), let key = AutofillRecipientKey(rawRepresentation: bytes) else {
             self.fail(path, .invalidFormat)
             return nil
@@ -263,14 +264,17 @@ public enum AgencyCode {
     }
 
     static func hasValidCharacters(_ code: String) -> Bool {
-        code.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
-                return true
-            default:
-                return false
+        code.withUTF8Bytes { bytes in
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                    continue
+                default:
+                    return false
+                }
             }
+            return true
         }
     }
 }

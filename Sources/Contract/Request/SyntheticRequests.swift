@@ -15,6 +15,8 @@ public struct SyntheticRequests: Sendable {
     static let middleNames = ["Văn", "Thị", "Hữu", "Đức", "Minh", "Ngọc", "Thanh", "Quốc", "Xuân", "Thuỳ", "Hoài"]
     static let givenNames = ["An", "Bình", "Cường", "Dũng", "Hoà", "Hương", "Khoẻ", "Lan", "Long", "Mai", "Nam", "Phúc", "Quý", "Thuỷ", "Trang", "Tuấn", "Yến", "Nguyệt", "Khuê", "Thuý"]
 
+    static let provinceCodes = RegionCodes.provinces.keys.sorted()
+
     private mutating func next() -> UInt64 {
         // xorshift64*
         self.state ^= self.state >> 12
@@ -59,7 +61,7 @@ public struct SyntheticRequests: Sendable {
             let value = self.int(100_000_000...999_999_998)
             idNumber = String(value % 111_111_111 == 0 ? value + 1 : value)
         } else {
-            let region = self.pick(Array(RegionCodes.provinces.keys).sorted())
+            let region = self.pick(Self.provinceCodes)
             let century = (year - 1900) / 100 * 2 + self.int(0...1)
             idNumber = region + String(century) + String(format: "%02d%06d", year % 100, self.int(1...999_999))
         }

@@ -7,9 +7,11 @@ extension String {
 
     /// The number of Unicode scalars (code points): how JSON Schema counts `minLength`/`maxLength`.
     var scalarCount: Int {
-        // Every scalar has exactly one UTF-8 lead byte.
-        var count = 0
-        for byte in self.utf8 where byte & 0xC0 != 0x80 { count += 1 }
-        return count
+        self.withUTF8Bytes { bytes in
+            // Every scalar has exactly one UTF-8 lead byte.
+            var count = 0
+            for byte in bytes where byte & 0xC0 != 0x80 { count += 1 }
+            return count
+        }
     }
 }

@@ -6,24 +6,14 @@ extension UUID {
     /// form the contract accepts, and the one JSON Schema's `uuid` format checks.
     init?(contractString text: String) {
         let parsed: (UInt64, UInt64)? = text.withUTF8Bytes { bytes -> (UInt64, UInt64)? in
-            guard bytes.count == 36 else { return nil }
-            var high: UInt64 = 0
-            var low: UInt64 = 0
-            var nibbles = 0
-            for index in 0..<36 {
-                if index == 8 || index == 13 || index == 18 || index == 23 {
-                    guard bytes[index] == UInt8(ascii: "-") else { return nil }
-                    continue
-                }
-                guard let value = UUID.hexValue(bytes[index]) else { return nil }
-                if nibbles < 16 {
-                    high = high << 4 | UInt64(value)
-                } else {
-                    low = low << 4 | UInt64(value)
-                }
-                nibbles += 1
-            }
-            return (high, low)
+            guard bytes.count == 36, bytes[8] == UInt8(ascii: "-"), bytes[13] == UInt8(ascii: "-"),
+                bytes[18] == UInt8(ascii: "-"), bytes[23] == UInt8(ascii: "-")
+            else { return nil }
+            // 8-4-4 hex digits, then 4-12.
+            guard let a = UUID.hex(bytes, 0, 8), let b = UUID.hex(bytes, 9, 4), let c = UUID.hex(bytes, 14, 4),
+                let d = UUID.hex(bytes, 19, 4), let e = UUID.hex(bytes, 24, 12)
+            else { return nil }
+            return (a << 32 | b << 16 | c, d << 48 | e)
         }
         guard let (high, low) = parsed else { return nil }
         func byte(_ word: UInt64, _ index: Int) -> UInt8 { UInt8(truncatingIfNeeded: word >> (56 - 8 * index)) }
@@ -33,6 +23,16 @@ extension UUID {
                 byte(low, 0), byte(low, 1), byte(low, 2), byte(low, 3), byte(low, 4), byte(low, 5), byte(low, 6), byte(low, 7)
             )
         )
+    }
+
+    @inline(__always)
+    private static func hex(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ count: Int) -> UInt64? {
+        var value: UInt64 = 0
+        for index in start..<(start + count) {
+            guard let digit = self.hexValue(bytes[index]) else { return nil }
+            value = value << 4 | UInt64(digit)
+        }
+        return value
     }
 
     /// The lowercase hyphenated form (RFC 9562 section 4 recommends lowercase on output).
@@ -56,12 +56,12 @@ extension UUID {
         )
     }
 
+    @inline(__always)
     private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
+        let digit = byte &- UInt8(ascii: "0")
+        if digit < 10 { return digit }
+        let letter = (byte | 0x20) &- UInt8(ascii: "a")  // either case
+        if letter < 6 { return letter + 10 }
+        return nil
     }
 }

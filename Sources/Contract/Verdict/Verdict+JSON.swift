@@ -104,43 +104,43 @@ extension Verdict {
         }
         guard case .object(let object) = value else { throw ContractDecodingError(path: "", code: .invalidType) }
         let fields = StrictFields()
-        let verdictId = try fields.uuid(object, "verdictId")
-        let requestId = try fields.string(object, "requestId")
-        let channel = try fields.enumeration(object, "channel", Channel.self)
-        let agencyCode = try fields.string(object, "agencyCode")
-        let decidedAt = try fields.timestamp(object, "decidedAt")
-        let outcome = try fields.enumeration(object, "outcome", Outcome.self)
+        let verdictId = try fields.uuid(object, .verdictId)
+        let requestId = try fields.string(object, .requestId)
+        let channel = try fields.enumeration(object, .channel, Channel.self)
+        let agencyCode = try fields.string(object, .agencyCode)
+        let decidedAt = try fields.timestamp(object, .decidedAt)
+        let outcome = try fields.enumeration(object, .outcome, Outcome.self)
         var reasons: [ValidationReason]?
-        if let list = try fields.optionalArray(object, "reasons") {
+        if let list = try fields.optionalArray(object, .reasons) {
             reasons = try list.enumerated().map { index, element throws(ContractDecodingError) in
                 let path = "reasons[\(index)]"
                 guard case .object(let reason) = element else { throw ContractDecodingError(path: path, code: .invalidType) }
                 return ValidationReason(
-                    field: try fields.string(reason, "field", prefix: path + "."),
-                    code: ReasonCode(rawValue: try fields.string(reason, "code", prefix: path + "."))
+                    field: try fields.string(reason, .field, prefix: path + "."),
+                    code: ReasonCode(rawValue: try fields.string(reason, .code, prefix: path + "."))
                 )
             }
         }
         var subject: VerdictSubject?
-        if let object = try fields.optionalObject(object, "subject") {
+        if let object = try fields.optionalObject(object, .subject) {
             subject = VerdictSubject(
-                idNumberMasked: try fields.string(object, "idNumberMasked", prefix: "subject."),
-                ref: try fields.string(object, "ref", prefix: "subject.")
+                idNumberMasked: try fields.string(object, .idNumberMasked, prefix: "subject."),
+                ref: try fields.string(object, .ref, prefix: "subject.")
             )
         }
-        let attempts = try fields.integer(object, "attempts")
+        let attempts = try fields.integer(object, .attempts)
         var autofill: SealedAutofill?
-        if let object = try fields.optionalObject(object, "autofill") {
+        if let object = try fields.optionalObject(object, .autofill) {
             autofill = SealedAutofill(
-                encapsulatedKey: try fields.string(object, "encapsulatedKey", prefix: "autofill."),
-                ciphertext: try fields.string(object, "ciphertext", prefix: "autofill.")
+                encapsulatedKey: try fields.string(object, .encapsulatedKey, prefix: "autofill."),
+                ciphertext: try fields.string(object, .ciphertext, prefix: "autofill.")
             )
         }
         var dossier: VerdictDossier?
-        if let object = try fields.optionalObject(object, "dossier") {
+        if let object = try fields.optionalObject(object, .dossier) {
             dossier = VerdictDossier(
-                code: try fields.string(object, "code", prefix: "dossier."),
-                state: try fields.enumeration(object, "state", DossierState.self, prefix: "dossier.")
+                code: try fields.string(object, .code, prefix: "dossier."),
+                state: try fields.enumeration(object, .state, DossierState.self, prefix: "dossier.")
             )
         }
         self.init(
@@ -175,62 +175,62 @@ public struct ContractDecodingError: Error, Sendable, Hashable, CustomStringConv
 
 /// Typed field access that throws on the first problem (for messages we wrote ourselves).
 struct StrictFields {
-    func value(_ object: JSONObject, _ name: String, prefix: String) throws(ContractDecodingError) -> JSONValue {
-        guard let value = object[name], value != .null else {
-            throw ContractDecodingError(path: prefix + name, code: .missing)
+    func value(_ object: JSONObject, _ name: FieldName, prefix: String) throws(ContractDecodingError) -> JSONValue {
+        guard let value = object[name], !value.isNull else {
+            throw ContractDecodingError(path: prefix + name.rawValue, code: .missing)
         }
         return value
     }
 
-    func string(_ object: JSONObject, _ name: String, prefix: String = "") throws(ContractDecodingError) -> String {
+    func string(_ object: JSONObject, _ name: FieldName, prefix: String = "") throws(ContractDecodingError) -> String {
         guard case .string(let text) = try self.value(object, name, prefix: prefix) else {
-            throw ContractDecodingError(path: prefix + name, code: .invalidType)
+            throw ContractDecodingError(path: prefix + name.rawValue, code: .invalidType)
         }
         return text
     }
 
-    func uuid(_ object: JSONObject, _ name: String, prefix: String = "") throws(ContractDecodingError) -> UUID {
+    func uuid(_ object: JSONObject, _ name: FieldName, prefix: String = "") throws(ContractDecodingError) -> UUID {
         guard let uuid = UUID(contractString: try self.string(object, name, prefix: prefix)) else {
-            throw ContractDecodingError(path: prefix + name, code: .invalidFormat)
+            throw ContractDecodingError(path: prefix + name.rawValue, code: .invalidFormat)
         }
         return uuid
     }
 
-    func timestamp(_ object: JSONObject, _ name: String, prefix: String = "") throws(ContractDecodingError) -> Timestamp {
+    func timestamp(_ object: JSONObject, _ name: FieldName, prefix: String = "") throws(ContractDecodingError) -> Timestamp {
         guard let timestamp = Timestamp(rfc3339: try self.string(object, name, prefix: prefix)) else {
-            throw ContractDecodingError(path: prefix + name, code: .invalidFormat)
+            throw ContractDecodingError(path: prefix + name.rawValue, code: .invalidFormat)
         }
         return timestamp
     }
 
     func enumeration<Value: RawRepresentable<String>>(
         _ object: JSONObject,
-        _ name: String,
+        _ name: FieldName,
         _ type: Value.Type,
         prefix: String = ""
     ) throws(ContractDecodingError) -> Value {
         guard let value = Value(rawValue: try self.string(object, name, prefix: prefix)) else {
-            throw ContractDecodingError(path: prefix + name, code: .invalidValue)
+            throw ContractDecodingError(path: prefix + name.rawValue, code: .invalidValue)
         }
         return value
     }
 
-    func integer(_ object: JSONObject, _ name: String, prefix: String = "") throws(ContractDecodingError) -> Int {
+    func integer(_ object: JSONObject, _ name: FieldName, prefix: String = "") throws(ContractDecodingError) -> Int {
         guard case .number(let text) = try self.value(object, name, prefix: prefix), let number = Int(text) else {
-            throw ContractDecodingError(path: prefix + name, code: .invalidType)
+            throw ContractDecodingError(path: prefix + name.rawValue, code: .invalidType)
         }
         return number
     }
 
-    func optionalObject(_ object: JSONObject, _ name: String) throws(ContractDecodingError) -> JSONObject? {
-        guard let value = object[name], value != .null else { return nil }
-        guard case .object(let nested) = value else { throw ContractDecodingError(path: name, code: .invalidType) }
+    func optionalObject(_ object: JSONObject, _ name: FieldName) throws(ContractDecodingError) -> JSONObject? {
+        guard let value = object[name], !value.isNull else { return nil }
+        guard case .object(let nested) = value else { throw ContractDecodingError(path: name.rawValue, code: .invalidType) }
         return nested
     }
 
-    func optionalArray(_ object: JSONObject, _ name: String) throws(ContractDecodingError) -> [JSONValue]? {
-        guard let value = object[name], value != .null else { return nil }
-        guard case .array(let elements) = value else { throw ContractDecodingError(path: name, code: .invalidType) }
+    func optionalArray(_ object: JSONObject, _ name: FieldName) throws(ContractDecodingError) -> [JSONValue]? {
+        guard let value = object[name], !value.isNull else { return nil }
+        guard case .array(let elements) = value else { throw ContractDecodingError(path: name.rawValue, code: .invalidType) }
         return elements
     }
 }
