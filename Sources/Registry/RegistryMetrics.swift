@@ -12,6 +12,8 @@ import Metrics
 /// - `identity_registry_circuit_rejections_total{endpoint}`: calls refused by the open breaker (not made).
 /// - `identity_registry_circuit_state`: 0 closed, 1 half-open, 2 open.
 /// - `identity_registry_admission_wait_seconds`: time spent waiting for a fair-share rate-limit slot.
+/// - `identity_registry_stale_slots_total`: slots given up because the call could not be sent in time
+///   (a sign of CPU starvation; the call queues again).
 public struct RegistryMetrics: Sendable {
     /// The `status` label values for HTTP answers the contract names.
     static let knownStatuses: Set<Int> = [200, 400, 401, 403, 429, 500, 502, 503, 504]
@@ -24,6 +26,7 @@ public struct RegistryMetrics: Sendable {
     private let circuitRejections: [RegistryEndpoint: Counter]
     private let circuitState: Gauge
     private let admissionWait: Timer
+    private let staleSlots: Counter
 
     /// - Parameter factory: Where the metrics go. Default: the process-wide `MetricsSystem.factory`,
     ///   which the executable bootstraps (the library never does).
@@ -60,6 +63,7 @@ public struct RegistryMetrics: Sendable {
         self.circuitState = Gauge(label: "identity_registry_circuit_state", factory: factory)
         self.admissionWait = Timer(
             label: "identity_registry_admission_wait_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        self.staleSlots = Counter(label: "identity_registry_stale_slots_total", factory: factory)
     }
 
     /// The `status` label for a call's outcome.
@@ -97,6 +101,10 @@ public struct RegistryMetrics: Sendable {
         case .halfOpen: self.circuitState.record(1)
         case .open: self.circuitState.record(2)
         }
+    }
+
+    func recordStaleSlot() {
+        self.staleSlots.increment()
     }
 
     func recordAdmissionWait(_ duration: Duration) {

@@ -107,6 +107,9 @@ public final class ResilientRegistryClient: Sendable {
                     span.recordError(error)
                     throw error
 
+                case .slotMissed:
+                    continue
+
                 case .failed(var error):
                     attempts += 1
                     error.attempts = attempts
@@ -137,6 +140,8 @@ public final class ResilientRegistryClient: Sendable {
         case failed(RegistryError)
         /// No call was made (breaker open, deadline passed while queueing, limiter failure).
         case notMade(RegistryError)
+        /// The slot came too late to use; queue again (no call was made).
+        case slotMissed
     }
 
     /// One call: breaker check, fair admission, breaker permission, the call, bookkeeping.
@@ -156,8 +161,13 @@ public final class ResilientRegistryClient: Sendable {
 
         let queuedAt = ContinuousClock.now
         do {
-            return try await self.scheduler.withPermit(agency: context.agency, deadline: context.deadline) {
+            return try await self.scheduler.withPermit(agency: context.agency, deadline: context.deadline) { slot in
                 let admittedAt = ContinuousClock.now
+                // The last moment before sending that is ours: too late for the slot, give it up.
+                guard !slot.isStale(at: admittedAt) else {
+                    self.metrics.recordStaleSlot()
+                    return .slotMissed
+                }
                 self.metrics.recordAdmissionWait(queuedAt.duration(to: admittedAt))
 
                 let permission = self.breaker.withLock { $0.requestPermission(now: admittedAt) }
@@ -175,7 +185,11 @@ public final class ResilientRegistryClient: Sendable {
                 }
 
                 var callDeadline = admittedAt + self.configuration.callTimeout
-                if let deadline = context.deadline { callDeadline = min(callDeadline, deadline) }
+                var cappedByRequest = false
+                if let deadline = context.deadline, deadline < callDeadline {
+                    callDeadline = deadline
+                    cappedByRequest = true
+                }
 
                 let result: Result<Value, RegistryError>
                 do {
@@ -201,7 +215,10 @@ public final class ResilientRegistryClient: Sendable {
                     self.record(.success, ticket: ticket, logger: logger)
                     return .answered(value)
                 case .failure(let error):
-                    self.record(Self.breakerOutcome(for: error), ticket: ticket, logger: logger)
+                    // A call cut short by the request's own deadline says nothing about the registry.
+                    let outcome: CircuitBreaker.Outcome =
+                        cappedByRequest && error.code == .timeout ? .neutral : Self.breakerOutcome(for: error)
+                    self.record(outcome, ticket: ticket, logger: logger)
                     return .failed(error)
                 }
             }

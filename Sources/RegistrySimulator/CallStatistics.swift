@@ -15,6 +15,10 @@ public struct SimulatorStatistics: Sendable, Hashable, Codable {
     public var lastCallAtSeconds: Double?
     /// Seconds since the statistics were reset (or the simulator started).
     public var elapsedSeconds: Double
+    /// The longest the simulator's own timers woke late meanwhile, in milliseconds: when this
+    /// process is starved of CPU, arrivals are recorded late and bunched, and window counts above
+    /// the true ones by about this many milliseconds' worth of calls.
+    public var maxSchedulingLagMs: Double
 }
 
 /// Arrival times within the last second, and the most ever seen within one second.

@@ -5,7 +5,7 @@ extension SyntheticPopulation {
     /// What the registry decides for one query.
     public enum MatchResult: Sendable, Hashable {
         /// The person exists and name and date of birth agree.
-        case match(SimulatedCitizen, byFormerIdNumber: Bool)
+        case match(index: Int, personalIdNumber: String, byFormerIdNumber: Bool)
         /// Unknown number, or name or date of birth differ (the answer never says which).
         case noMatch
     }
@@ -15,9 +15,9 @@ extension SyntheticPopulation {
     /// collapsed, case folded, tone marks on one canonical vowel); dates by
     /// `PartialDate.recordMatches(request:)` (at the precision the registry holds).
     public func match(idNumber: String, fullName: String, dateOfBirth: PartialDate) -> MatchResult {
-        guard let citizen = self.citizen(idNumber: idNumber) else { return .noMatch }
-        guard citizen.dateOfBirth.recordMatches(request: dateOfBirth) else { return .noMatch }
-        guard PersonName.comparisonKey(fullName) == PersonName.comparisonKey(citizen.fullName) else { return .noMatch }
-        return .match(citizen, byFormerIdNumber: idNumber.utf8.count == 9)
+        guard let person = self.core(idNumber: idNumber) else { return .noMatch }
+        guard person.dateOfBirth.recordMatches(request: dateOfBirth) else { return .noMatch }
+        guard PersonName.comparisonKey(fullName) == PersonName.comparisonKey(person.fullName) else { return .noMatch }
+        return .match(index: person.index, personalIdNumber: person.personalIdNumber, byFormerIdNumber: idNumber.utf8.count == 9)
     }
 }

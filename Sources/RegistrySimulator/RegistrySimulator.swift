@@ -35,6 +35,7 @@ public final class RegistrySimulator: Sendable {
         var totalCalls = 0
         var firstCall: Int64?
         var lastCall: Int64?
+        var maxSchedulingLag: Duration = .zero
 
         mutating func count(_ endpoint: String, _ status: String) {
             self.calls[endpoint, default: [:]][status, default: 0] += 1
@@ -77,7 +78,8 @@ public final class RegistrySimulator: Sendable {
                 maxAdmittedInOneSecond: state.admitted.maximum,
                 firstCallAtSeconds: state.firstCall.map { Double($0) / 1e9 },
                 lastCallAtSeconds: state.lastCall.map { Double($0) / 1e9 },
-                elapsedSeconds: Self.seconds(state.epoch.duration(to: now))
+                elapsedSeconds: Self.seconds(state.epoch.duration(to: now)),
+                maxSchedulingLagMs: Self.seconds(state.maxSchedulingLag) * 1_000
             )
         }
     }
@@ -92,6 +94,7 @@ public final class RegistrySimulator: Sendable {
             state.totalCalls = 0
             state.firstCall = nil
             state.lastCall = nil
+            state.maxSchedulingLag = .zero
         }
     }
 
@@ -116,7 +119,29 @@ public final class RegistrySimulator: Sendable {
 
     /// Serves until the task is cancelled (or, inside a `ServiceGroup`, until graceful shutdown).
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        try await self.makeApplication(onListening: onListening).run()
+        let application = self.makeApplication(onListening: onListening)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await application.run() }
+            group.addTask { await self.watchSchedulingLag() }
+            // The server returns on shutdown; then stop watching.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Measures how late a 5 ms timer fires, for ``SimulatorStatistics/maxSchedulingLagMs``.
+    private func watchSchedulingLag() async {
+        let period = Duration.milliseconds(5)
+        while !Task.isCancelled {
+            let due = ContinuousClock.now + period
+            do {
+                try await Task.sleep(until: due, tolerance: .zero, clock: .continuous)
+            } catch {
+                return
+            }
+            let lag = due.duration(to: .now)
+            self.state.withLock { $0.maxSchedulingLag = max($0.maxSchedulingLag, lag) }
+        }
     }
 
     /// Runs a simulator for the duration of `body`, on the configured port (`0` = a free one).

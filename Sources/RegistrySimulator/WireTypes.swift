@@ -7,11 +7,6 @@ struct CitizenQuery: Decodable, Sendable {
     var dateOfBirth: String
 }
 
-struct VerifyAnswer: Encodable, Sendable {
-    var match: Bool
-    var personalIdNumber: String?
-}
-
 struct LookupAnswer: Encodable, Sendable {
     var match: Bool
     var citizen: CitizenRecordBody?

@@ -9,20 +9,22 @@ import Synchronization
 /// **Guarantee.** The row holds the next free slot of a single fleet-wide schedule in which slots
 /// are spaced by ``RegistryRateLimit/emissionInterval`` = (1 s + margin) / N (GCRA with a burst of
 /// one). Every grant advances it under the row lock, so no two processes ever get the same slot,
-/// and any interval of 1 s + margin holds at most N slots. A process uses a slot only within
-/// ``RegistryRateLimit/lateTolerance`` of its time and maps slot times onto its own clock from the
-/// database clock (error at most half a lease's round trip; leases slower than
-/// ``Configuration/maxLeaseRoundTrip`` are discarded), so calls may drift from their slots by less
-/// than the margin and no sliding one-second window, as the registry counts it, holds more than N
-/// calls — bursts and window boundaries included.
+/// and any interval of 1 s + margin holds at most N slots. A process maps slot times (database
+/// clock) onto its own monotonic clock with the offset measured by its most precise recent round
+/// trip (error: half that round trip, typically well under a millisecond, bounded by
+/// ``Configuration/maxClockError``), and uses a slot only within ``RegistryRateLimit/lateTolerance``
+/// of its time. Calls therefore drift from their slots by less than the margin, and no sliding
+/// one-second window, as the registry counts arrivals, holds more than N calls — bursts and window
+/// boundaries included.
 ///
 /// **Throughput.** Processes lease small batches of consecutive slots (at most
 /// ``Configuration/maxBatch``, never more than ``Configuration/maxLeaseAhead`` into the future), and
-/// lease the next batch while waiting for the last slot of the current one. With the default 30 ms
-/// margin the schedule offers 97 % of N; batches grow while their slots are used and shrink when
-/// slots expire unused, so an idle process does not sit on the fleet's slots.
+/// lease the next batch in the background when half the current one is used, so the fleet's
+/// schedule stays ahead and a slow round trip does not make a slot in hand late. With the default
+/// 30 ms margin the schedule offers 97 % of N; batches grow while their slots are used and shrink
+/// when slots expire unused, so an idle process does not sit on the fleet's slots.
 ///
-/// Needs migration 1 (``Migration/registryQuota``).
+/// Needs migrations 1 and 3 (``Migration/registryQuota``, ``Migration/registryQuotaClock``).
 public final class FleetRateLimiter: RegistryRateLimiter {
     public struct Configuration: Sendable, Hashable {
         /// The fleet's limit, margin and late tolerance. Required (`REGISTRY_RATE_LIMIT`).
@@ -33,31 +35,34 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         public var maxBatch: Int
         /// Slots are never leased further ahead than this. Default: 250 ms.
         public var maxLeaseAhead: Duration
-        /// A lease whose round trip took longer than this maps its slots onto the local clock too
-        /// imprecisely; its slots are given up. Default: 20 ms.
-        public var maxLeaseRoundTrip: Duration
+        /// Slots are used only while the database clock is known to within this (half the best
+        /// recent round trip, plus drift since it). Default: 5 ms.
+        public var maxClockError: Duration
 
         public init(
             rateLimit: RegistryRateLimit,
             quotaName: String = "registry",
             maxBatch: Int = 32,
             maxLeaseAhead: Duration = .milliseconds(250),
-            maxLeaseRoundTrip: Duration = .milliseconds(20)
+            maxClockError: Duration = .milliseconds(5)
         ) {
             self.rateLimit = rateLimit
             self.quotaName = quotaName
             self.maxBatch = maxBatch
             self.maxLeaseAhead = maxLeaseAhead
-            self.maxLeaseRoundTrip = maxLeaseRoundTrip
+            self.maxClockError = maxClockError
         }
 
         /// Checks the values, naming the one that cannot work.
         public func validate() throws {
             try self.rateLimit.validate()
+            guard self.rateLimit.lateTolerance >= .milliseconds(1) else {
+                throw RegistryConfigurationError("the fleet limiter needs a lateTolerance of at least 1 ms (and a margin at least as large)")
+            }
             guard !self.quotaName.isEmpty else { throw RegistryConfigurationError("fleet quota name must not be empty") }
             guard self.maxBatch >= 1 else { throw RegistryConfigurationError("fleet limiter maxBatch must be at least 1") }
             guard self.maxLeaseAhead >= .zero else { throw RegistryConfigurationError("fleet limiter maxLeaseAhead must not be negative") }
-            guard self.maxLeaseRoundTrip > .zero else { throw RegistryConfigurationError("fleet limiter maxLeaseRoundTrip must be positive") }
+            guard self.maxClockError > .zero else { throw RegistryConfigurationError("fleet limiter maxClockError must be positive") }
         }
     }
 
@@ -69,8 +74,44 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         public var slotsLeased = 0
         /// Slots handed to callers.
         public var slotsUsed = 0
-        /// Slots given up: expired unused, woken too late for, or from a too-slow lease.
+        /// Slots given up: expired unused, woken too late for, or leased while the clock was uncertain.
         public var slotsSkipped = 0
+        /// The best recent round trip to the database, which bounds the clock mapping's error.
+        public var bestRoundTrip: Duration?
+        /// The latest a caller woke after its slot's time, used or not: beyond the margin, this
+        /// process could not keep time (CPU starvation), which the limit's guarantee assumes it can.
+        public var maxWakeLateness: Duration = .zero
+    }
+
+    /// One reading of the database clock: `databaseMicros` was its time at about `local`, within
+    /// ± half of `roundTrip`.
+    struct ClockSample: Sendable {
+        let local: ContinuousClock.Instant
+        let databaseMicros: Int64
+        let roundTrip: Duration
+
+        /// Clocks of two machines drift apart by less than 100 ppm (NTP keeps them far closer).
+        static let driftPerSecond = 0.000_1
+
+        /// How far off mapping through this sample may be at `now`.
+        func uncertainty(at now: ContinuousClock.Instant) -> Duration {
+            self.roundTrip / 2 + (now - self.local) * Self.driftPerSecond
+        }
+
+        /// The local instant of a database time.
+        func local(ofDatabaseMicros micros: Int64) -> ContinuousClock.Instant {
+            self.local + .microseconds(micros - self.databaseMicros)
+        }
+
+        /// The better of `self` and a new sample: the one with the smaller uncertainty, unless they
+        /// disagree beyond their uncertainties (the database clock was stepped), then the new one.
+        func merged(with new: ClockSample) -> ClockSample {
+            let predicted = self.local(ofDatabaseMicros: new.databaseMicros)
+            let disagreement = predicted > new.local ? predicted - new.local : new.local - predicted
+            let tolerance = self.uncertainty(at: new.local) + new.roundTrip / 2 + .milliseconds(1)
+            if disagreement > tolerance { return new }
+            return new.roundTrip / 2 <= self.uncertainty(at: new.local) ? new : self
+        }
     }
 
     private struct State {
@@ -78,18 +119,22 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         var nextSlotIndex = 0
         var batchSize: Int
         var usedSinceResize = 0
+        var clock: ClockSample?
         var statistics = Statistics()
+        /// The lease under way, shared by everyone who needs slots meanwhile.
+        var leaseTask: Task<LeaseResult, any Error>?
+        var leaseGeneration: UInt64 = 0
 
-        var hasSlots: Bool { self.nextSlotIndex < self.slots.count }
+        var remainingSlots: Int { self.slots.count - self.nextSlotIndex }
 
         mutating func popSlot() -> ContinuousClock.Instant? {
-            guard self.hasSlots else { return nil }
+            guard self.remainingSlots > 0 else { return nil }
             defer { self.nextSlotIndex += 1 }
             return self.slots[self.nextSlotIndex]
         }
     }
 
-    private enum LeaseResult {
+    private enum LeaseResult: Sendable {
         case granted
         case retry(in: Duration)
     }
@@ -98,11 +143,12 @@ public final class FleetRateLimiter: RegistryRateLimiter {
     private let client: PostgresClient
     private let logger: Logger
     private let intervalMicroseconds: Int64
+    private let maxAheadMicroseconds: Int64
     private let batchCeiling: Int
     private let state: Mutex<State>
 
     /// - Parameters:
-    ///   - client: A running `PostgresClient` on a database with migration 1 applied.
+    ///   - client: A running `PostgresClient` on a database with migrations 1 and 3 applied.
     ///   - configuration: The limit and leasing parameters.
     ///   - logger: Lease problems are logged at `debug`; PostgreSQL failures surface as errors.
     /// - Throws: ``RegistryConfigurationError`` when the configuration is invalid.
@@ -112,74 +158,124 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         self.client = client
         self.logger = logger
         self.intervalMicroseconds = configuration.rateLimit.emissionIntervalMicroseconds
-        let aheadMicroseconds = configuration.maxLeaseAhead.components.seconds * 1_000_000
-            + configuration.maxLeaseAhead.components.attoseconds / 1_000_000_000_000
-        let fitting = Int(aheadMicroseconds / self.intervalMicroseconds) + 1
+        let (seconds, attoseconds) = configuration.maxLeaseAhead.components
+        self.maxAheadMicroseconds = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        let fitting = Int(self.maxAheadMicroseconds / self.intervalMicroseconds) + 1
         self.batchCeiling = max(1, min(configuration.maxBatch, fitting))
         self.state = Mutex(State(batchSize: min(4, self.batchCeiling)))
     }
 
-    public var statistics: Statistics { self.state.withLock { $0.statistics } }
+    public var statistics: Statistics {
+        self.state.withLock { state in
+            var statistics = state.statistics
+            statistics.bestRoundTrip = state.clock?.roundTrip
+            return statistics
+        }
+    }
 
-    public func acquire() async throws {
+    public func acquire() async throws -> RegistryRateSlot {
+        let tolerance = self.configuration.rateLimit.lateTolerance
         while true {
             try Task.checkCancellation()
-            guard let slot = self.state.withLock({ $0.popSlot() }) else {
-                switch try await self.lease() {
+            let (popped, remaining, batch) = self.state.withLock { ($0.popSlot(), $0.remainingSlots, $0.batchSize) }
+            guard let slot = popped else {
+                switch try await self.startLease().value {
                 case .granted: continue
                 case .retry(let wait): try await Task.sleep(for: wait, tolerance: .zero, clock: .continuous)
                 }
                 continue
             }
-            let tolerance = self.configuration.rateLimit.lateTolerance
             if ContinuousClock.now - slot > tolerance {
                 self.noteSkipped()
                 continue
             }
-            // The last slot in hand: lease the next batch while waiting for it, so the schedule
-            // stays ahead. A failure here is not this call's problem; the next acquire meets it.
-            if !self.state.withLock({ $0.hasSlots }), slot - ContinuousClock.now > .milliseconds(1) {
-                do {
-                    _ = try await self.lease()
-                } catch {
-                    self.logger.debug("Registry quota lease failed ahead of need", metadata: ["store.error": "\(type(of: error))"])
-                }
-            }
+            // Half the batch left: lease the next one in the background, so the schedule stays
+            // ahead and a slow round trip never makes a slot in hand late.
+            if remaining <= batch / 2 { _ = self.startLease() }
             if slot > ContinuousClock.now {
                 try await Task.sleep(until: slot, tolerance: .zero, clock: .continuous)
+                let lateness = ContinuousClock.now - slot
+                self.state.withLock { $0.statistics.maxWakeLateness = max($0.statistics.maxWakeLateness, lateness) }
             }
             if ContinuousClock.now - slot > tolerance {
                 self.noteSkipped()
                 continue
             }
             self.noteUsed()
-            return
+            return RegistryRateSlot(time: slot, lateTolerance: tolerance)
         }
     }
 
     // MARK: Leasing
 
+    /// The lease under way, or a new one. Unstructured on purpose: a lease started ahead of need
+    /// must not hold up the caller whose slot comes first, and it ends with its round trip.
+    private func startLease() -> Task<LeaseResult, any Error> {
+        self.state.withLock { state in
+            if let task = state.leaseTask { return task }
+            state.leaseGeneration &+= 1
+            let generation = state.leaseGeneration
+            let task = Task {
+                defer {
+                    self.state.withLock { state in
+                        if state.leaseGeneration == generation { state.leaseTask = nil }
+                    }
+                }
+                do {
+                    return try await self.lease()
+                } catch {
+                    self.logger.debug("Registry quota lease failed", metadata: ["store.error": "\(type(of: error))"])
+                    throw error
+                }
+            }
+            state.leaseTask = task
+            return task
+        }
+    }
+
+    /// One lease round trip (retried twice on a database error).
     private func lease() async throws -> LeaseResult {
+        if self.state.withLock({ $0.clock == nil }) {
+            // First contact: read the clock once, so that the lease's slots map precisely even if
+            // this round trip also had to open the connection.
+            try await self.withDatabaseRetries { try await self.sampleClock() }
+        }
         let count = self.state.withLock { $0.batchSize }
-        let aheadMicroseconds = self.configuration.maxLeaseAhead.components.seconds * 1_000_000
-            + self.configuration.maxLeaseAhead.components.attoseconds / 1_000_000_000_000
+        return try await self.withDatabaseRetries {
+            let sentAt = ContinuousClock.now
+            let rows = try await self.client.query(
+                """
+                SELECT granted::bigint, first_slot_us, db_now_us, retry_in_us
+                FROM registry_quota_lease_at(\(self.configuration.quotaName), \(Int32(count)), \(self.intervalMicroseconds), \(self.maxAheadMicroseconds))
+                """,
+                logger: self.logger
+            )
+            var answer: (granted: Int64, firstSlot: Int64, databaseNow: Int64, retryIn: Int64)?
+            for try await row in rows.decode((Int64, Int64, Int64, Int64).self) { answer = row }
+            let receivedAt = ContinuousClock.now
+            guard let answer else { throw RegistryError(code: .limiterUnavailable) }
+            return self.accept(answer, sentAt: sentAt, receivedAt: receivedAt)
+        }
+    }
+
+    private func sampleClock() async throws {
+        let sentAt = ContinuousClock.now
+        let rows = try await self.client.query(
+            "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint", logger: self.logger)
+        var databaseNow: Int64?
+        for try await value in rows.decode(Int64.self) { databaseNow = value }
+        let receivedAt = ContinuousClock.now
+        guard let databaseNow else { throw RegistryError(code: .limiterUnavailable) }
+        let sample = Self.sample(databaseNow, sentAt: sentAt, receivedAt: receivedAt)
+        self.state.withLock { $0.clock = $0.clock?.merged(with: sample) ?? sample }
+    }
+
+    private func withDatabaseRetries<Result>(_ operation: () async throws -> Result) async throws -> Result {
         var lastError: (any Error)?
         for attempt in 0..<3 {
             if attempt > 0 { try await Task.sleep(for: .milliseconds(25 * attempt * attempt)) }
-            let sentAt = ContinuousClock.now
             do {
-                let rows = try await self.client.query(
-                    """
-                    SELECT granted::bigint, first_offset_us, retry_in_us
-                    FROM registry_quota_lease(\(self.configuration.quotaName), \(Int32(count)), \(self.intervalMicroseconds), \(aheadMicroseconds))
-                    """,
-                    logger: self.logger
-                )
-                var answer: (granted: Int64, firstOffset: Int64, retryIn: Int64)?
-                for try await row in rows.decode((Int64, Int64, Int64).self) { answer = row }
-                let receivedAt = ContinuousClock.now
-                guard let answer else { throw RegistryError(code: .limiterUnavailable) }
-                return self.accept(answer, sentAt: sentAt, receivedAt: receivedAt)
+                return try await operation()
             } catch let error as RegistryError {
                 throw error
             } catch {
@@ -190,30 +286,36 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         throw RegistryError(code: .limiterUnavailable, underlying: lastError)
     }
 
+    private static func sample(_ databaseMicros: Int64, sentAt: ContinuousClock.Instant, receivedAt: ContinuousClock.Instant) -> ClockSample {
+        // The database read its clock somewhere between sending and receiving: take the middle.
+        let roundTrip = sentAt.duration(to: receivedAt)
+        return ClockSample(local: sentAt + roundTrip / 2, databaseMicros: databaseMicros, roundTrip: roundTrip)
+    }
+
     private func accept(
-        _ answer: (granted: Int64, firstOffset: Int64, retryIn: Int64),
+        _ answer: (granted: Int64, firstSlot: Int64, databaseNow: Int64, retryIn: Int64),
         sentAt: ContinuousClock.Instant,
         receivedAt: ContinuousClock.Instant
     ) -> LeaseResult {
-        let roundTrip = sentAt.duration(to: receivedAt)
-        guard answer.granted > 0 else {
-            return .retry(in: .microseconds(max(answer.retryIn, 500)))
-        }
-        // The database read its clock somewhere between sending and receiving: take the middle.
-        let databaseNow = sentAt + roundTrip / 2
-        let tooSlow = roundTrip > self.configuration.maxLeaseRoundTrip
+        let sample = Self.sample(answer.databaseNow, sentAt: sentAt, receivedAt: receivedAt)
         return self.state.withLock { state in
+            let clock = state.clock?.merged(with: sample) ?? sample
+            state.clock = clock
+            guard answer.granted > 0 else {
+                return .retry(in: .microseconds(max(answer.retryIn, 500)))
+            }
             state.statistics.leases += 1
             state.statistics.slotsLeased += Int(answer.granted)
-            if tooSlow {
-                // Keeping these slots could crowd another process's calls; losing them costs only quota.
+            guard clock.uncertainty(at: receivedAt) <= self.configuration.maxClockError else {
+                // Slots mapped this roughly could crowd another process's calls; losing them costs
+                // only quota. The next round trip will most likely be quick enough.
                 state.statistics.slotsSkipped += Int(answer.granted)
                 return .granted
             }
-            // Drop slots already consumed, keep any still in hand (a concurrent acquire's lease).
+            // Keep any slots still in hand (a concurrent acquire's), add the new ones in order.
             var slots = Array(state.slots[state.nextSlotIndex...])
             for index in 0..<answer.granted {
-                slots.append(databaseNow + .microseconds(answer.firstOffset + index * self.intervalMicroseconds))
+                slots.append(clock.local(ofDatabaseMicros: answer.firstSlot + index * self.intervalMicroseconds))
             }
             slots.sort()
             state.slots = slots

@@ -92,21 +92,16 @@ struct BenchRegistryCommand: AsyncParsableCommand {
 
         let transport = try HTTPRegistryClient(
             configuration: .init(baseURL: target.baseURL, token: self.token, concurrency: 4), backgroundLogger: logger)
-        let queries = samples.map { RegistryQuery(idNumber: $0.idNumber, fullName: $0.fullName, dateOfBirth: $0.dateOfBirth) }
-        let calls = self.calls
-        let transportLatency = try await Self.timePerCall(calls: calls) { index in
-            _ = try await transport.verify(queries[index % queries.count], deadline: .now + .seconds(5))
+        let latencies: (transport: Double, resilient: Double)
+        do {
+            latencies = try await Self.clientLatencies(transport: transport, samples: samples, calls: self.calls, logger: logger)
+            try await transport.shutdown()
+        } catch {
+            try? await transport.shutdown()
+            throw error
         }
-        let limiter = try LocalRateLimiter(rateLimit: .init(callsPerSecond: 1_000_000, safetyMargin: .zero, lateTolerance: .zero))
-        let resilient = try ResilientRegistryClient(
-            transport: transport, limiter: limiter,
-            configuration: .init(scheduler: .init(maxConcurrentCalls: 4)), logger: logger)
-        let resilientLatency = try await Self.timePerCall(calls: calls) { index in
-            _ = try await resilient.verify(
-                queries[index % queries.count], context: .init(agency: "bench", deadline: .now + .seconds(10)))
-        }
-        resilient.shutdown()
-        try await transport.shutdown()
+        let transportLatency = latencies.transport
+        let resilientLatency = latencies.resilient
 
         let result = RegistryBenchResult(
             ceilingRequestsPerSecond: ceiling.requestsPerSecond,
@@ -118,6 +113,26 @@ struct BenchRegistryCommand: AsyncParsableCommand {
             resilientMicrosecondsPerCall: resilientLatency
         )
         print(self.json ? result.jsonLine : result.report)
+    }
+
+    /// Microseconds per call through the transport alone and through the full resilient client.
+    private static func clientLatencies(
+        transport: HTTPRegistryClient, samples: [SampleQuery], calls: Int, logger: Logger
+    ) async throws -> (transport: Double, resilient: Double) {
+        let queries = samples.map { RegistryQuery(idNumber: $0.idNumber, fullName: $0.fullName, dateOfBirth: $0.dateOfBirth) }
+        let transportLatency = try await Self.timePerCall(calls: calls) { index in
+            _ = try await transport.verify(queries[index % queries.count], deadline: .now + .seconds(5))
+        }
+        let limiter = try LocalRateLimiter(rateLimit: .init(callsPerSecond: 1_000_000, safetyMargin: .zero, lateTolerance: .zero))
+        let resilient = try ResilientRegistryClient(
+            transport: transport, limiter: limiter,
+            configuration: .init(scheduler: .init(maxConcurrentCalls: 4)), logger: logger)
+        defer { resilient.shutdown() }
+        let resilientLatency = try await Self.timePerCall(calls: calls) { index in
+            _ = try await resilient.verify(
+                queries[index % queries.count], context: .init(agency: "bench", deadline: .now + .seconds(10)))
+        }
+        return (transportLatency, resilientLatency)
     }
 
     private static func timePerCall(calls: Int, _ call: (Int) async throws -> Void) async throws -> Double {

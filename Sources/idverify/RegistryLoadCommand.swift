@@ -107,8 +107,9 @@ struct RegistryLoadCommand: AsyncParsableCommand {
                         let query = queries[next % queries.count]
                         next += 1
                         do {
+                            // Calls start until `end`; the last ones may finish a little after it.
                             let reply = try await client.verify(
-                                query, context: .init(agency: agencies[worker % agencies.count], deadline: end))
+                                query, context: .init(agency: agencies[worker % agencies.count], deadline: end + .seconds(2)))
                             report.answered += 1
                             report.attempts += reply.attempts
                             if reply.value.match { report.matches += 1 }
@@ -151,7 +152,12 @@ struct RegistryLoadReport: Sendable {
         var line = #"{"answered":\#(self.answered),"matches":\#(self.matches),"attempts":\#(self.attempts),"errors":{\#(errors)}"#
         if let limiter {
             line += #","limiter":{"leases":\#(limiter.leases),"slotsLeased":\#(limiter.slotsLeased),"#
-            line += #""slotsUsed":\#(limiter.slotsUsed),"slotsSkipped":\#(limiter.slotsSkipped)}"#
+            func milliseconds(_ duration: Duration) -> String {
+                String(Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15)
+            }
+            let roundTrip = limiter.bestRoundTrip.map(milliseconds) ?? "null"
+            line += #""slotsUsed":\#(limiter.slotsUsed),"slotsSkipped":\#(limiter.slotsSkipped),"bestRoundTripMs":\#(roundTrip),"#
+            line += #""maxWakeLatenessMs":\#(milliseconds(limiter.maxWakeLateness))}"#
         }
         return line + "}"
     }

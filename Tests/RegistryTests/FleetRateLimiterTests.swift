@@ -9,6 +9,19 @@ import Testing
 extension RegistryIntegrationTests {
     /// The migration runner and the fleet-wide limiter, against a real PostgreSQL (`DATABASE_URL`).
     @Suite struct FleetRateLimiterTests {
+        static func milliseconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
+        }
+
+        /// A number field of a `registry-load` JSON report.
+        static func number(_ key: String, in report: String) -> Double? {
+            guard let line = report.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            else { return nil }
+            let limiter = object["limiter"] as? [String: Any]
+            return (object[key] as? NSNumber ?? limiter?[key] as? NSNumber)?.doubleValue
+        }
+
         @Test func migrationsApplyOnceUnderConcurrentStartsInOrder() async throws {
             let schema = "migrations_test_\(UInt32.random(in: 0...UInt32.max))"
             var configuration = try TestEnvironment.postgresConfiguration(url: try TestEnvironment.databaseURL())
@@ -113,12 +126,16 @@ extension RegistryIntegrationTests {
                         }
                         let stats = simulator.simulator.statistics()
                         let steady = snapshots.value
-                        #expect(stats.maxCallsInOneSecond <= limit)
-                        #expect(stats.calls["verify"]?["429"] == nil)
                         let rate = RateLimitTests.rate(steady[0], steady[1])
-                        print("two fleet limiters, limit \(limit)/s: steady \(Int(rate))/s, most in one second \(stats.maxCallsInOneSecond)")
-                        #expect(rate >= 0.95 * Double(limit), "used \(rate) of \(limit) calls per second")
+                        let lateness = limiters.map { Self.milliseconds($0.statistics.maxWakeLateness) }.max() ?? 0
+                        let stall = max(stats.maxSchedulingLagMs, lateness)
+                        print("two fleet limiters, limit \(limit)/s: steady \(Int(rate))/s, most in one second \(stats.maxCallsInOneSecond), stall \(Int(stall)) ms")
                         #expect(limiters.allSatisfy { $0.statistics.slotsUsed > 0 })
+                        TestEnvironment.expectTimely(stallMs: stall) {
+                            #expect(stats.maxCallsInOneSecond <= limit)
+                            #expect(stats.calls["verify"]?["429"] == nil)
+                            #expect(rate >= 0.95 * Double(limit), "used \(rate) of \(limit) calls per second")
+                        }
                     }
                 }
             }
@@ -134,15 +151,17 @@ extension RegistryIntegrationTests {
             let simulator = try await SimulatorProcess.start(extraArguments: ["--quota", String(limit)])
             do {
                 let quotaName = "test-\(UUID().uuidString)"
+                // Above the normal priority too: the guarantee holds for stalls shorter than the
+                // margin (30 ms), and a machine shared with parallel builds stalls longer.
                 let loaders = try (0..<3).map { index in
-                    try ChildProcess(
-                        executable: binary,
-                        arguments: [
-                            "registry-load", "--url", simulator.baseURL, "--token", simulator.token,
+                    try ChildProcess.prioritized(
+                        [
+                            binary.path, "registry-load", "--url", simulator.baseURL, "--token", simulator.token,
                             "--database-url", databaseURL, "--rate", String(limit), "--quota-name", quotaName,
                             "--seconds", "9", "--concurrency", "16", "--seed", "42", "--population", "100000",
                             "--agency", "AGENCY-\(index)",
-                        ])
+                        ],
+                        niceness: -5)
                 }
                 // Measure the fleet's rate while all three run (they start within about a second).
                 try await Task.sleep(for: .seconds(3))
@@ -157,12 +176,17 @@ extension RegistryIntegrationTests {
                 }
                 let stats = try await simulator.statistics()
                 let rate = RateLimitTests.rate(from, to)
-                print("fleet of 3 processes, limit \(limit)/s: steady \(Int(rate))/s, most in one second \(stats.maxCallsInOneSecond)")
-                #expect(stats.maxCallsInOneSecond <= limit, "the simulator saw \(stats.maxCallsInOneSecond) calls in one second")
-                #expect(stats.calls["verify"]?["429"] == nil, "the simulator's quota refused calls: \(stats.calls)")
-                #expect(rate >= 0.95 * Double(limit), "the fleet used \(rate) of \(limit) calls per second")
+                var stall = stats.maxSchedulingLagMs
                 for report in reports {
-                    #expect(report.contains("\"slotsUsed\""), "no limiter report: \(report)")
+                    let lateness = try #require(Self.number("maxWakeLatenessMs", in: report), "no limiter report: \(report)")
+                    stall = max(stall, lateness)
+                    #expect((Self.number("slotsUsed", in: report) ?? 0) > 0)
+                }
+                print("fleet of 3 processes, limit \(limit)/s: steady \(Int(rate))/s, most in one second \(stats.maxCallsInOneSecond), stall \(Int(stall)) ms")
+                TestEnvironment.expectTimely(stallMs: stall) {
+                    #expect(stats.maxCallsInOneSecond <= limit, "the simulator saw \(stats.maxCallsInOneSecond) calls in one second")
+                    #expect(stats.calls["verify"]?["429"] == nil, "the simulator's quota refused calls: \(stats.calls)")
+                    #expect(rate >= 0.95 * Double(limit), "the fleet used \(rate) of \(limit) calls per second")
                 }
                 await simulator.stop()
             } catch {

@@ -89,10 +89,11 @@ import Testing
             let result = self.population.match(
                 idNumber: sample.idNumber, fullName: sample.fullName, dateOfBirth: PartialDate(sample.dateOfBirth)!)
             switch result {
-            case .match(let citizen, let byFormer):
+            case .match(let index, let personalIdNumber, let byFormer):
                 #expect(sample.expectMatch, "variant \(sample.variant) matched")
+                #expect(index == sample.citizenIndex)
                 #expect(byFormer == (sample.expectPersonalIdNumber != nil))
-                if byFormer { #expect(citizen.personalIdNumber == sample.expectPersonalIdNumber) }
+                if byFormer { #expect(personalIdNumber == sample.expectPersonalIdNumber) }
             case .noMatch:
                 #expect(!sample.expectMatch, "variant \(sample.variant) did not match")
             }

@@ -9,6 +9,12 @@ import Synchronization
 /// connection pool), and a slot is taken from the limiter only when a connection is free, so a call
 /// goes out the moment its slot comes instead of queueing in the pool and arriving late.
 ///
+/// Calls in flight ramp up from one, by one per completed call, and start again from one after
+/// ``Configuration/idleRestart`` without calls: each call that has to open a new connection (TCP,
+/// TLS) reaches the registry late by the handshake, and letting such calls go one at a time keeps
+/// them from arriving in a bunch, which could crowd a one-second window. The ramp takes
+/// `maxConcurrentCalls` calls, a fraction of a second under load.
+///
 /// One pump task, started on demand and ended when nobody waits, takes slots from the limiter one
 /// at a time and hands each to the next waiter in fair order. Waiters suspend on a continuation;
 /// cancellation removes them at once.
@@ -22,11 +28,21 @@ public final class FairScheduler: Sendable {
         public var weights: [String: Int]
         /// Calls per round for every other agency. Default: `1`.
         public var defaultWeight: Int
+        /// After this long without a call, calls in flight ramp up from one again (the transport
+        /// may have closed its idle connections). Keep it below the transport's idle timeout.
+        /// Default: 30 s.
+        public var idleRestart: Duration
 
-        public init(maxConcurrentCalls: Int = 64, weights: [String: Int] = [:], defaultWeight: Int = 1) {
+        public init(
+            maxConcurrentCalls: Int = 64,
+            weights: [String: Int] = [:],
+            defaultWeight: Int = 1,
+            idleRestart: Duration = .seconds(30)
+        ) {
             self.maxConcurrentCalls = maxConcurrentCalls
             self.weights = weights
             self.defaultWeight = defaultWeight
+            self.idleRestart = idleRestart
         }
 
         /// Checks the values, naming the one that cannot work.
@@ -46,9 +62,12 @@ public final class FairScheduler: Sendable {
 
     private struct State {
         var queue: FairQueue<UInt64>
-        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        var waiters: [UInt64: CheckedContinuation<RegistryRateSlot, any Error>] = [:]
         var nextWaiterID: UInt64 = 0
         var inFlight = 0
+        /// Calls allowed in flight now: ramps up from 1 to `maxConcurrentCalls`.
+        var concurrencyLimit = 1
+        var lastRelease = ContinuousClock.now
         var pump = Pump.idle
         var pumpGeneration: UInt64 = 0
         var isShutDown = false
@@ -78,14 +97,16 @@ public final class FairScheduler: Sendable {
     ///   - agency: Whose quota share the call uses.
     ///   - deadline: Give up waiting then with ``RegistryError/Code/deadlineExceeded``. `nil`: wait
     ///     until served or cancelled.
+    ///   - body: The call. It gets the rate-limit slot, and should give the call up (and queue
+    ///     again) if the slot ``RegistryRateSlot/isStale(at:)`` by the time it would send.
     public func withPermit<Result: Sendable>(
         agency: String,
         deadline: ContinuousClock.Instant? = nil,
-        _ body: () async throws -> Result
+        _ body: (RegistryRateSlot) async throws -> Result
     ) async throws -> Result {
-        try await self.admit(agency: agency, deadline: deadline)
+        let slot = try await self.admit(agency: agency, deadline: deadline)
         defer { self.release() }
-        return try await body()
+        return try await body(slot)
     }
 
     /// Fails every waiting call with ``RegistryError/Code/shutDown`` and refuses new ones.
@@ -112,20 +133,19 @@ public final class FairScheduler: Sendable {
 
     // MARK: Admission
 
-    func admit(agency: String, deadline: ContinuousClock.Instant?) async throws {
+    func admit(agency: String, deadline: ContinuousClock.Instant?) async throws -> RegistryRateSlot {
         guard let deadline else { return try await self.admit(agency: agency) }
         guard ContinuousClock.now < deadline else { throw RegistryError(code: .deadlineExceeded) }
 
         enum Race: Sendable {
-            case admitted
+            case admitted(RegistryRateSlot)
             case failed(any Error)
             case timedOut
         }
         let decided: Race = await withTaskGroup(of: Race.self) { group in
             group.addTask {
                 do {
-                    try await self.admit(agency: agency)
-                    return .admitted
+                    return .admitted(try await self.admit(agency: agency))
                 } catch {
                     return .failed(error)
                 }
@@ -152,19 +172,19 @@ public final class FairScheduler: Sendable {
             return decided!
         }
         switch decided {
-        case .admitted: return
+        case .admitted(let slot): return slot
         case .timedOut: throw RegistryError(code: .deadlineExceeded)
         case .failed(let error): throw error
         }
     }
 
-    private func admit(agency: String) async throws {
+    private func admit(agency: String) async throws -> RegistryRateSlot {
         let id = self.state.withLock { state in
             state.nextWaiterID &+= 1
             return state.nextWaiterID
         }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RegistryRateSlot, any Error>) in
                 enum Action { case fail(any Error), startPump(UInt64), none }
                 let action: Action = self.state.withLock { state in
                     if state.isShutDown { return .fail(RegistryError(code: .shutDown)) }
@@ -193,6 +213,8 @@ public final class FairScheduler: Sendable {
         let capacityWaiter: CheckedContinuation<Bool, Never>? = self.state.withLock { state in
             precondition(state.inFlight > 0, "FairScheduler: release without a permit in flight")
             state.inFlight -= 1
+            state.lastRelease = .now
+            state.concurrencyLimit = min(self.configuration.maxConcurrentCalls, state.concurrencyLimit + 1)
             guard case .waitingForCapacity(let generation, let task, let continuation) = state.pump else { return nil }
             state.pump = .running(generation: generation, task: task)
             return continuation
@@ -224,7 +246,10 @@ public final class FairScheduler: Sendable {
                         if !state.queue.isEmpty { _ = state.queue.removeAll() }
                         return false
                     }
-                    if state.inFlight < self.configuration.maxConcurrentCalls { return true }
+                    if state.inFlight == 0, ContinuousClock.now - state.lastRelease > self.configuration.idleRestart {
+                        state.concurrencyLimit = 1
+                    }
+                    if state.inFlight < state.concurrencyLimit { return true }
                     guard case .running(let generation, let task) = state.pump else {
                         fatalError("FairScheduler: pump running while in state \(state.pump)")
                     }
@@ -236,8 +261,9 @@ public final class FairScheduler: Sendable {
             guard proceed else { return }
 
             // 2. A slot from the limiter.
+            let slot: RegistryRateSlot
             do {
-                try await self.limiter.acquire()
+                slot = try await self.limiter.acquire()
             } catch {
                 let waiters = self.state.withLock { state in
                     state.pump = .idle
@@ -257,7 +283,7 @@ public final class FairScheduler: Sendable {
             }
 
             // 3. The slot goes to the next live waiter in fair order (lost if all have left meanwhile).
-            let next: CheckedContinuation<Void, any Error>? = self.state.withLock { state in
+            let next: CheckedContinuation<RegistryRateSlot, any Error>? = self.state.withLock { state in
                 while let (_, id) = state.queue.dequeue() {
                     if let waiter = state.waiters.removeValue(forKey: id) {
                         state.inFlight += 1
@@ -266,7 +292,7 @@ public final class FairScheduler: Sendable {
                 }
                 return nil
             }
-            next?.resume()
+            next?.resume(returning: slot)
         }
     }
 }

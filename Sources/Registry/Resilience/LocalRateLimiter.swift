@@ -24,22 +24,21 @@ public final class LocalRateLimiter: RegistryRateLimiter {
         try self.init(rateLimit: RegistryRateLimit(callsPerSecond: callsPerSecond))
     }
 
-    public func acquire() async throws {
+    public func acquire() async throws -> RegistryRateSlot {
         while true {
             try Task.checkCancellation()
             let now = ContinuousClock.now
-            let slot = self.nextFree.withLock { nextFree in
+            let time = self.nextFree.withLock { nextFree in
                 let slot = max(nextFree, now)
                 nextFree = slot + self.interval
                 return slot
             }
-            if slot > now {
-                try await Task.sleep(until: slot, tolerance: .zero, clock: .continuous)
-            }
+            let slot = RegistryRateSlot(time: time, lateTolerance: self.rateLimit.lateTolerance)
+            // A slot free right now is used at once.
+            guard time > now else { return slot }
+            try await Task.sleep(until: time, tolerance: .zero, clock: .continuous)
             // Woke too late: sending now could crowd the calls of the next second. Skip the slot.
-            if ContinuousClock.now - slot <= self.rateLimit.lateTolerance {
-                return
-            }
+            if !slot.isStale(at: .now) { return slot }
         }
     }
 }

@@ -4,12 +4,34 @@
 /// module, which shares `REGISTRY_RATE_LIMIT` between all worker processes through PostgreSQL.
 /// ``FairScheduler`` sits in front of either and decides *which* waiting call gets the next slot.
 public protocol RegistryRateLimiter: Sendable {
-    /// Suspends until the caller may send one registry call, and returns when it should send it now.
+    /// Suspends until the caller may send one registry call, and returns its slot: send now.
     ///
     /// Throws `CancellationError` when the task is cancelled (the slot is then lost, never reused
     /// late), or a ``RegistryError`` with code ``RegistryError/Code/limiterUnavailable`` when no
     /// decision can be made (for the fleet limiter: PostgreSQL unreachable).
-    func acquire() async throws
+    func acquire() async throws -> RegistryRateSlot
+}
+
+/// Permission to send one registry call at ``time``.
+///
+/// The caller checks ``isStale(at:)`` just before sending: a call sent later than ``lateTolerance``
+/// after its slot could crowd the calls of the next second, so a stale slot is given up and the
+/// call waits for another.
+public struct RegistryRateSlot: Sendable, Hashable {
+    /// When the call may go.
+    public let time: ContinuousClock.Instant
+    /// How late after ``time`` the call may still go.
+    public let lateTolerance: Duration
+
+    public init(time: ContinuousClock.Instant, lateTolerance: Duration) {
+        self.time = time
+        self.lateTolerance = lateTolerance
+    }
+
+    /// Whether it is too late at `now` to use this slot.
+    public func isStale(at now: ContinuousClock.Instant) -> Bool {
+        now - self.time > self.lateTolerance
+    }
 }
 
 /// A rate limit in the contract's sense (section 7, `REGISTRY_RATE_LIMIT`): at most

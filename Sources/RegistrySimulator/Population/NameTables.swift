@@ -81,6 +81,20 @@ enum NameTables {
 
     /// Centrally governed cities: "Thành phố X"; every other province: "Tỉnh X".
     static let centralCities: Set<String> = ["001", "031", "048", "079", "092"]
+
+    /// The main-vowel spelling of every name word whose spelling differs ("Hòa" → "Hoà"), computed
+    /// once, so that generating a person needs no per-character work.
+    static let mainVowelSpellings: [String: String] = {
+        var spellings: [String: String] = [:]
+        let tables = [familyNames, maleMiddleNames, femaleMiddleNames, maleGivenNames, femaleGivenNames]
+        for table in tables {
+            for word in table.elements {
+                let other = ToneStyle.mainVowel.apply(to: word)
+                if other != word { spellings[word] = other }
+            }
+        }
+        return spellings
+    }()
 }
 
 /// Where a syllable ending in `oa`, `oe` or `uy` carries its tone.

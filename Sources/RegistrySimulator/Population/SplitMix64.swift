@@ -40,7 +40,7 @@ struct SplitMix64: RandomNumberGenerator {
 
 /// Elements with integer weights, drawn by cumulative weight.
 struct WeightedTable<T>: Sendable where T: Sendable {
-    private let elements: [T]
+    let elements: [T]
     private let cumulative: [Int]
     let totalWeight: Int
 

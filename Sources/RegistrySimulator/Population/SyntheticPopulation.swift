@@ -38,8 +38,28 @@ public struct SyntheticPopulation: Sendable, Hashable {
             offset: Int64(generator.below(900_000_000)))
     }
 
+    /// What identifies a person: enough to match a query. The rest of the record (``citizen(at:)``)
+    /// is drawn from the same stream afterwards, only when a lookup needs it.
+    struct Core {
+        let index: Int
+        let gender: SimulatedCitizen.Gender
+        let dateOfBirth: PartialDate
+        let toneStyle: ToneStyle
+        let fullName: String
+        let fullNameOtherToneStyle: String
+        let provinceCode: String
+        let personalIdNumber: String
+        let formerIdNumber: String?
+        /// The person's generator, positioned after the core draws.
+        let random: SplitMix64
+    }
+
     /// Person `index` (`0..<size`).
     public func citizen(at index: Int) -> SimulatedCitizen {
+        self.citizen(self.core(at: index))
+    }
+
+    func core(at index: Int) -> Core {
         precondition(index >= 0 && index < self.size, "citizen index out of range")
         var random = SplitMix64(seed: self.seed, stream: UInt64(index))
 
@@ -65,12 +85,12 @@ public struct SyntheticPopulation: Sendable, Hashable {
         let secondMiddle: String? =
             random.chance(permille: 160)
             ? random.pick(gender == .male ? NameTables.maleMiddleNames : NameTables.femaleMiddleNames) : nil
-        var base = family + " " + middle
-        if let secondMiddle, secondMiddle != middle, secondMiddle != "Thị", secondMiddle != "Văn" { base += " " + secondMiddle }
-        base += " " + given
+        var words = [family, middle]
+        if let secondMiddle, secondMiddle != middle, secondMiddle != "Thị", secondMiddle != "Văn" { words.append(secondMiddle) }
+        words.append(given)
         let toneStyle: ToneStyle = random.below(2) == 0 ? .firstVowel : .mainVowel
-        let fullName = toneStyle.apply(to: base)
-        let other = toneStyle == .firstVowel ? ToneStyle.mainVowel.apply(to: base) : base
+        let firstVowelName = words.joined(separator: " ")
+        let mainVowelName = words.map { NameTables.mainVowelSpellings[$0] ?? $0 }.joined(separator: " ")
 
         // Number: province and serial encode the index; century/sex digit and YY the birth.
         let provinceCode = Self.provinceCodes[index % Self.provinceCodes.count]
@@ -87,25 +107,41 @@ public struct SyntheticPopulation: Sendable, Hashable {
             if Set(candidate).count > 1 { formerIdNumber = candidate }
         }
 
+        return Core(
+            index: index,
+            gender: gender,
+            dateOfBirth: dateOfBirth,
+            toneStyle: toneStyle,
+            fullName: toneStyle == .firstVowel ? firstVowelName : mainVowelName,
+            fullNameOtherToneStyle: toneStyle == .firstVowel ? mainVowelName : firstVowelName,
+            provinceCode: provinceCode,
+            personalIdNumber: personalIdNumber,
+            formerIdNumber: formerIdNumber,
+            random: random
+        )
+    }
+
+    private func citizen(_ core: Core) -> SimulatedCitizen {
+        var random = core.random
         let ethnicity = random.pick(NameTables.ethnicities)
         let religion = random.pick(NameTables.religions)
 
-        let originProvince = random.below(10) < 7 ? provinceCode : random.pick(Self.provinceCodes)
+        let originProvince = random.below(10) < 7 ? core.provinceCode : random.pick(Self.provinceCodes)
         let placeOfOrigin = "Xã \(random.pick(NameTables.placeNames)), Huyện \(random.pick(NameTables.placeNames)), \(Self.provinceName(originProvince))"
-        let homeProvince = random.below(10) < 6 ? provinceCode : random.pick(Self.provinceCodes)
+        let homeProvince = random.below(10) < 6 ? core.provinceCode : random.pick(Self.provinceCodes)
         let permanentAddress = Self.address(&random, province: homeProvince)
         let currentAddress =
             random.below(10) < 8 ? permanentAddress : Self.address(&random, province: random.pick(Self.provinceCodes))
 
         return SimulatedCitizen(
-            index: index,
-            fullName: fullName,
-            fullNameOtherToneStyle: other,
-            toneStyle: toneStyle,
-            dateOfBirth: dateOfBirth,
-            gender: gender,
-            personalIdNumber: personalIdNumber,
-            formerIdNumber: formerIdNumber,
+            index: core.index,
+            fullName: core.fullName,
+            fullNameOtherToneStyle: core.fullNameOtherToneStyle,
+            toneStyle: core.toneStyle,
+            dateOfBirth: core.dateOfBirth,
+            gender: core.gender,
+            personalIdNumber: core.personalIdNumber,
+            formerIdNumber: core.formerIdNumber,
             nationality: "Việt Nam",
             ethnicity: ethnicity,
             religion: religion,
@@ -117,6 +153,28 @@ public struct SyntheticPopulation: Sendable, Hashable {
 
     /// The person holding this 12-digit personal identification number, if any. O(1).
     public func citizen(personalIdNumber number: String) -> SimulatedCitizen? {
+        self.core(personalIdNumber: number).map(self.citizen)
+    }
+
+    /// The person whose former 9-digit CMND this is, if any. O(1).
+    public func citizen(formerIdNumber number: String) -> SimulatedCitizen? {
+        self.core(formerIdNumber: number).map(self.citizen)
+    }
+
+    /// The person with this 12-digit or 9-digit number, if any.
+    public func citizen(idNumber number: String) -> SimulatedCitizen? {
+        self.core(idNumber: number).map(self.citizen)
+    }
+
+    func core(idNumber number: String) -> Core? {
+        switch number.utf8.count {
+        case 12: self.core(personalIdNumber: number)
+        case 9: self.core(formerIdNumber: number)
+        default: nil
+        }
+    }
+
+    func core(personalIdNumber number: String) -> Core? {
         let bytes = Array(number.utf8)
         guard bytes.count == 12, bytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         guard let province = Self.provinceIndex[String(decoding: bytes[0..<3], as: UTF8.self)] else { return nil }
@@ -125,29 +183,19 @@ public struct SyntheticPopulation: Sendable, Hashable {
         let block = self.serials.invert(Int64(serial - 1))
         let index = Int(block) * Self.provinceCodes.count + province
         guard index < self.size else { return nil }
-        let citizen = self.citizen(at: index)
-        return citizen.personalIdNumber == number ? citizen : nil
+        let core = self.core(at: index)
+        return core.personalIdNumber == number ? core : nil
     }
 
-    /// The person whose former 9-digit CMND this is, if any. O(1).
-    public func citizen(formerIdNumber number: String) -> SimulatedCitizen? {
+    func core(formerIdNumber number: String) -> Core? {
         let bytes = Array(number.utf8)
         guard bytes.count == 9, bytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         let value = Self.value(bytes[...])
         guard value >= 100_000_000 else { return nil }
         let index = Int(self.formerNumbers.invert(Int64(value - 100_000_000)))
         guard index < self.size else { return nil }
-        let citizen = self.citizen(at: index)
-        return citizen.formerIdNumber == number ? citizen : nil
-    }
-
-    /// The person with this 12-digit or 9-digit number, if any.
-    public func citizen(idNumber number: String) -> SimulatedCitizen? {
-        switch number.utf8.count {
-        case 12: self.citizen(personalIdNumber: number)
-        case 9: self.citizen(formerIdNumber: number)
-        default: nil
-        }
+        let core = self.core(at: index)
+        return core.formerIdNumber == number ? core : nil
     }
 
     /// A well-formed 12-digit number that belongs to nobody in this population (for mismatch
@@ -157,7 +205,7 @@ public struct SyntheticPopulation: Sendable, Hashable {
         var serial = (citizen.index * 7 + variant * 13) % 999_999 + 1
         while true {
             let number = prefix + Self.padded(serial, 6)
-            if self.citizen(personalIdNumber: number) == nil { return number }
+            if self.core(personalIdNumber: number) == nil { return number }
             serial = serial % 999_999 + 1
         }
     }

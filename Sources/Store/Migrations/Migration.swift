@@ -25,5 +25,6 @@ extension Migration {
     public static let all: [Migration] = [
         .registryQuota,  // 1
         .verification,  // 2
+        .registryQuotaClock,  // 3
     ]
 }
