@@ -45,9 +45,8 @@ public struct IdentityRules: Sendable {
         fieldPrefix: String = "subject."
     ) -> SubjectCheck {
         var check = SubjectCheck(reasons: [], warnings: [])
-        let nameField = fieldPrefix + "fullName"
-        let idField = fieldPrefix + "idNumber"
-        let dateField = fieldPrefix + "dateOfBirth"
+        // Paths are built only when a reason needs one (most requests have none).
+        func path(_ name: String) -> String { fieldPrefix.isEmpty ? name : fieldPrefix + name }
 
         if let fullName {
             let normalized = PersonName.normalize(fullName)
@@ -56,7 +55,7 @@ public struct IdentityRules: Sendable {
                 normalized: normalized,
                 allowSingleWord: self.policy.allowSingleWordNames
             ) {
-                check.reasons.append(ValidationReason(field: nameField, code: code))
+                check.reasons.append(ValidationReason(field: path("fullName"), code: code))
             }
         }
 
@@ -66,10 +65,10 @@ public struct IdentityRules: Sendable {
             if let date = PartialDate(dateOfBirth) {
                 check.dateOfBirth = date
                 if !self.isInRange(date, now: now) {
-                    dateReasons.append(ValidationReason(field: dateField, code: .outOfRange))
+                    dateReasons.append(ValidationReason(field: path("dateOfBirth"), code: .outOfRange))
                 }
             } else {
-                dateReasons.append(ValidationReason(field: dateField, code: .invalidDate))
+                dateReasons.append(ValidationReason(field: path("dateOfBirth"), code: .invalidDate))
             }
         }
 
@@ -77,7 +76,7 @@ public struct IdentityRules: Sendable {
             if let digits = IDNumber.normalize(idNumber) {
                 check.idNumber = digits
                 for code in IDNumber.ruleViolations(digits, dateOfBirth: check.dateOfBirth) {
-                    let reason = ValidationReason(field: idField, code: code)
+                    let reason = ValidationReason(field: path("idNumber"), code: code)
                     if code == .birthYearMismatch && self.policy.birthYearMismatchIsWarning {
                         check.warnings.append(reason)
                     } else {
@@ -85,7 +84,7 @@ public struct IdentityRules: Sendable {
                     }
                 }
             } else {
-                check.reasons.append(ValidationReason(field: idField, code: .invalidFormat))
+                check.reasons.append(ValidationReason(field: path("idNumber"), code: .invalidFormat))
             }
         }
         check.reasons += dateReasons
