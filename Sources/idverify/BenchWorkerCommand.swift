@@ -27,7 +27,7 @@ struct BenchWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         var logger = Logger(label: "bench")
-        logger.logLevel = .error
+        logger.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "") ?? .error
         let recorder = LatencyRecorder()
         MetricsSystem.bootstrap(BenchMetricsFactory(recorder: recorder))
         let databaseURL = try ProcessInfo.processInfo.environment["DATABASE_URL"] ?? LocalPostgres.start()

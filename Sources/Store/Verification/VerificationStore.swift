@@ -78,7 +78,8 @@ public struct VerificationStore: Sendable {
             } catch let error as StoreError {
                 throw error
             } catch {
-                logger.warning("verdict group commit failed", metadata: ["store.error": "\(String(reflecting: type(of: error)))"])
+                // PostgreSQL's own message names the constraint or column, never bound values.
+                logger.warning("verdict group commit failed", metadata: ["store.error": "\(Self.describe(error))"])
                 throw StoreError(code: .query, operation: "record verdicts")
             }
         }
@@ -302,6 +303,14 @@ public struct VerificationStore: Sendable {
         } catch {
             throw StoreError(code: .query, operation: "read outbox")
         }
+    }
+
+    /// The SQL state and server message of a PostgreSQL error (no bound values).
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return String(describing: type(of: error)) }
+        let state = error.serverInfo?[.sqlState] ?? "-"
+        let message = error.serverInfo?[.message] ?? "\(error.code)"
+        return "\(state) \(message)"
     }
 
     static func publishable(_ key: String, _ messageKey: ByteBuffer?, _ value: ByteBuffer, _ headers: String) throws -> PublishableVerdict {

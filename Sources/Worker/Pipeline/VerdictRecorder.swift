@@ -84,6 +84,12 @@ final class VerdictRecorder: Sendable {
                     decisions, verdictTopic: configuration.topics.verdicts, cloudEventSource: configuration.cloudEventSource)
                 break
             } catch {
+                if Task.isCancelled {
+                    // Shutting down: these stay unrecorded and their offsets uncommitted,
+                    // so they are read again after the restart. Let the lanes go.
+                    for item in batch { item.handedOver.resume() }
+                    return
+                }
                 // Nothing is lost: the lanes wait, offsets stay uncommitted. Try again.
                 logger.error("recording verdicts failed; retrying", metadata: ["worker.error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))

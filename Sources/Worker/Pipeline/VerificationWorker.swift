@@ -60,8 +60,10 @@ public final class VerificationWorker: Service, Sendable {
 
     public func run() async throws {
         await republishOutbox(olderThan: .zero)
+        // The recorder outlives the other loops: on shutdown it first writes what
+        // the lanes still hand in, and is cancelled only after the grace period.
+        let recorderTask = Task { await self.recorder.run() }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.recorder.run() }
             group.addTask { await self.commitLoop() }
             group.addTask { await self.parkedLoop() }
             group.addTask { await self.outboxLoop() }
@@ -75,9 +77,26 @@ public final class VerificationWorker: Service, Sendable {
             while inFlight > 0, ContinuousClock.now < drainUntil {
                 try? await Task.sleep(for: .milliseconds(50))
             }
-            recorder.finish()
             group.cancelAll()
             await group.waitForAll()
+        }
+        recorder.finish()
+        let finished = await withTaskGroup(of: Bool.self) { race in
+            race.addTask {
+                await recorderTask.value
+                return true
+            }
+            race.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                return false
+            }
+            let first = await race.next() ?? false
+            race.cancelAll()
+            return first
+        }
+        if !finished {
+            recorderTask.cancel()
+            await recorderTask.value
         }
         await commit(sync: true)
         await consumer.close()
@@ -147,6 +166,8 @@ public final class VerificationWorker: Service, Sendable {
         if requests.isEmpty { return }
 
         let (prior, parkedLanes) = await lookUp(requests)
+        // Shutting down: leave these unfinished; they are read again after the restart.
+        if Task.isCancelled { return }
         for read in requests {
             await permits.acquire()
             metrics.setInFlight(permits.inUse)
@@ -170,6 +191,7 @@ public final class VerificationWorker: Service, Sendable {
                 let lanes = try await store.lanesWithParkedChecks(Array(Set(requests.map(\.laneKey))))
                 return (prior, lanes)
             } catch {
+                if Task.isCancelled { return ([:], []) }
                 logger.error("reading prior verdicts failed; retrying", metadata: ["worker.error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
                 wait = min(wait * 2, 5)
@@ -293,6 +315,7 @@ public final class VerificationWorker: Service, Sendable {
                 completed(read.message)()
                 return
             } catch {
+                if Task.isCancelled { return }
                 logger.error("parking failed; retrying", metadata: ["worker.error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
                 wait = min(wait * 2, 5)
@@ -374,7 +397,7 @@ public final class VerificationWorker: Service, Sendable {
         }
         var pending = Array(zip(reads, messages))
         var wait = 0.05
-        while !pending.isEmpty {
+        while !pending.isEmpty, !Task.isCancelled {
             let reports = await producer.send(pending.map(\.1))
             var failed: [(ReadMessage, KafkaOutgoingMessage)] = []
             for (item, report) in zip(pending, reports) {
