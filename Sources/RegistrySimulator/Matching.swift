@@ -17,7 +17,15 @@ extension SyntheticPopulation {
     public func match(idNumber: String, fullName: String, dateOfBirth: PartialDate) -> MatchResult {
         guard let person = self.core(idNumber: idNumber) else { return .noMatch }
         guard person.dateOfBirth.recordMatches(request: dateOfBirth) else { return .noMatch }
-        guard PersonName.comparisonKey(fullName) == PersonName.comparisonKey(person.fullName) else { return .noMatch }
+        guard Self.sameName(fullName, person) else { return .noMatch }
         return .match(index: person.index, personalIdNumber: person.personalIdNumber, byFormerIdNumber: idNumber.utf8.count == 9)
+    }
+
+    /// `PersonName.comparisonKey(name) == comparisonKey(person.fullName)`, with cheap answers first:
+    /// a name spelled as held, or in the other tone style, has the same key without computing it.
+    static func sameName(_ name: String, _ person: Core) -> Bool {
+        let normalized = PersonName.normalize(name)
+        if normalized == person.fullName || normalized == person.fullNameOtherToneStyle { return true }
+        return PersonName.comparisonKey(normalized) == person.nameKey
     }
 }

@@ -15,53 +15,74 @@ extension RegistrySimulator {
         case verify, lookup
     }
 
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        router.post("/v1/citizens/verify") { request, _ in try await self.handleCall(.verify, request) }
-        router.post("/v1/citizens/lookup") { request, _ in try await self.handleCall(.lookup, request) }
-        router.get("/stats") { _, _ in try Self.json(self.statistics()) }
-        router.get("/healthz") { _, _ in Response(status: .ok) }
-        router.get("/admin/behaviour") { request, _ in
-            guard self.isAuthorized(request) else { return Self.unauthorized() }
-            return try Self.json(self.behaviour)
-        }
-        router.put("/admin/behaviour") { request, _ in
-            guard self.isAuthorized(request) else { return Self.unauthorized() }
-            var request = request
-            let body = try await request.collectBody(upTo: 64 * 1024)
-            guard let update = try? JSONDecoder().decode(SimulatorBehaviour.Update.self, from: Data(buffer: body)) else {
-                return Self.problem(.badRequest, "expected a JSON object of behaviour fields")
+    /// The endpoints. A plain switch rather than a `Router`: seven fixed paths, and this is the
+    /// hot path of a server that must not be the bottleneck of any benchmark.
+    struct Responder: HTTPResponder {
+        typealias Context = BasicRequestContext
+        let simulator: RegistrySimulator
+
+        func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+            let simulator = self.simulator
+            switch (request.method, request.uri.path) {
+            case (.post, "/v1/citizens/verify"):
+                return try await simulator.handleCall(.verify, request)
+            case (.post, "/v1/citizens/lookup"):
+                return try await simulator.handleCall(.lookup, request)
+            case (.get, "/stats"):
+                return try RegistrySimulator.json(simulator.statistics())
+            case (.get, "/healthz"):
+                return Response(status: .ok)
+            case (.get, "/admin/behaviour"):
+                guard simulator.isAuthorized(request) else { return RegistrySimulator.unauthorized() }
+                return try RegistrySimulator.json(simulator.behaviour)
+            case (.put, "/admin/behaviour"):
+                return try await simulator.updateBehaviour(request)
+            case (.post, "/admin/fail-next"):
+                return try await simulator.scriptFailures(request)
+            case (.post, "/admin/reset-stats"):
+                guard simulator.isAuthorized(request) else { return RegistrySimulator.unauthorized() }
+                simulator.resetStatistics()
+                return Response(status: .noContent)
+            case (_, "/v1/citizens/verify"), (_, "/v1/citizens/lookup"), (_, "/stats"), (_, "/healthz"),
+                (_, "/admin/behaviour"), (_, "/admin/fail-next"), (_, "/admin/reset-stats"):
+                return RegistrySimulator.problem(.methodNotAllowed, "method not allowed")
+            default:
+                return RegistrySimulator.problem(.notFound, "no such endpoint")
             }
-            let updated = update.applied(to: self.behaviour)
-            do {
-                try self.setBehaviour(updated)
-            } catch let error as SimulatorConfigurationError {
-                return Self.problem(.badRequest, error.message)
-            }
-            self.logger.info("Registry simulator behaviour changed")
-            return try Self.json(updated)
         }
-        router.post("/admin/fail-next") { request, _ in
-            guard self.isAuthorized(request) else { return Self.unauthorized() }
-            var request = request
-            let body = try await request.collectBody(upTo: 64 * 1024)
-            guard let failure = try? JSONDecoder().decode(ScriptedFailure.self, from: Data(buffer: body)),
-                failure.count >= 0, (400...599).contains(failure.status)
-            else {
-                return Self.problem(.badRequest, "expected {\"count\": n, \"status\": 4xx/5xx, \"retryAfterSeconds\": s}")
-            }
-            self.scriptFailures(failure)
-            return Response(status: .noContent)
-        }
-        router.post("/admin/reset-stats") { request, _ in
-            guard self.isAuthorized(request) else { return Self.unauthorized() }
-            self.resetStatistics()
-            return Response(status: .noContent)
-        }
-        return router
     }
 
-    private func isAuthorized(_ request: Request) -> Bool {
+    private func updateBehaviour(_ request: Request) async throws -> Response {
+        guard self.isAuthorized(request) else { return Self.unauthorized() }
+        var request = request
+        let body = try await request.collectBody(upTo: 64 * 1024)
+        guard let update = try? JSONDecoder().decode(SimulatorBehaviour.Update.self, from: Data(buffer: body)) else {
+            return Self.problem(.badRequest, "expected a JSON object of behaviour fields")
+        }
+        let updated = update.applied(to: self.behaviour)
+        do {
+            try self.setBehaviour(updated)
+        } catch let error as SimulatorConfigurationError {
+            return Self.problem(.badRequest, error.message)
+        }
+        self.logger.info("Registry simulator behaviour changed")
+        return try Self.json(updated)
+    }
+
+    private func scriptFailures(_ request: Request) async throws -> Response {
+        guard self.isAuthorized(request) else { return Self.unauthorized() }
+        var request = request
+        let body = try await request.collectBody(upTo: 64 * 1024)
+        guard let failure = try? JSONDecoder().decode(ScriptedFailure.self, from: Data(buffer: body)),
+            failure.count >= 0, (400...599).contains(failure.status)
+        else {
+            return Self.problem(.badRequest, "expected {\"count\": n, \"status\": 4xx/5xx, \"retryAfterSeconds\": s}")
+        }
+        self.scriptFailures(failure)
+        return Response(status: .noContent)
+    }
+
+    func isAuthorized(_ request: Request) -> Bool {
         request.headers[.authorization] == self.expectedAuthorization
     }
 
@@ -85,7 +106,7 @@ extension RegistrySimulator {
             var request = request
             let body = try? await request.collectBody(upTo: 64 * 1024)
             guard let body,
-                let query = try? JSONDecoder().decode(CitizenQuery.self, from: Data(buffer: body)),
+                let query = body.withUnsafeReadableBytes(QueryParser.parse),
                 let valid = ValidQuery(query)
             else {
                 self.count(endpoint, "400")
@@ -163,16 +184,15 @@ extension RegistrySimulator {
         case (.verify, .noMatch), (.lookup, .noMatch):
             return Self.jsonText(#"{"match":false}"#)
         case (.lookup, .match(let index, _, _)):
-            let citizen = self.population.citizen(at: index)
-            return try Self.json(LookupAnswer(match: true, citizen: CitizenRecordBody(citizen)), sorted: false)
+            return Self.jsonText(CitizenRecordBody(self.population.citizen(at: index)).lookupAnswerJSON)
         }
     }
 
     // MARK: Responses
 
-    static func json(_ value: some Encodable, sorted: Bool = true) throws -> Response {
+    static func json(_ value: some Encodable) throws -> Response {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = sorted ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(value)
         return Response(
             status: .ok,

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Identity
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// A stand-in for the national population registry, speaking contract section 5 exactly, over a
@@ -110,7 +111,7 @@ public final class RegistrySimulator: Sendable {
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: self.makeRouter(),
+            responder: Responder(simulator: self),
             configuration: .init(address: .hostname(self.configuration.host, port: self.configuration.port), backlog: 1_024),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: self.logger
@@ -158,25 +159,31 @@ public final class RegistrySimulator: Sendable {
     ) async throws -> Result {
         let simulator = try RegistrySimulator(configuration: configuration, logger: logger)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [RegistrySimulatorService(simulator: simulator) { port in portContinuation.yield(port) }],
+                logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
                 defer { portContinuation.finish() }
-                try await simulator.run { port in portContinuation.yield(port) }
+                try await group.run()
             }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else {
-                try await group.next()  // rethrows why the server did not start
+                try await tasks.next()  // rethrows why the server did not start
                 throw SimulatorConfigurationError(message: "the simulator stopped before listening")
             }
             let running = RunningSimulator(simulator: simulator, host: configuration.host, port: port)
+            let result: Swift.Result<Result, any Error>
             do {
-                let result = try await body(running)
-                group.cancelAll()
-                return result
+                result = .success(try await body(running))
             } catch {
-                group.cancelAll()
-                throw error
+                result = .failure(error)
             }
+            // Stop the way a deployment would: graceful shutdown, hanging calls let go.
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return try result.get()
         }
     }
 

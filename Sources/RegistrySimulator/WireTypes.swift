@@ -1,19 +1,14 @@
 import Identity
 
 /// The request body of verify and lookup: `{ "idNumber", "fullName", "dateOfBirth" }`.
-struct CitizenQuery: Decodable, Sendable {
+struct CitizenQuery: Sendable, Hashable {
     var idNumber: String
     var fullName: String
     var dateOfBirth: String
 }
 
-struct LookupAnswer: Encodable, Sendable {
-    var match: Bool
-    var citizen: CitizenRecordBody?
-}
-
 /// The lookup record exactly as contract section 5 spells it (`formerIdNumber` is `null`, not absent).
-struct CitizenRecordBody: Encodable, Sendable {
+struct CitizenRecordBody: Sendable {
     var fullName: String
     var dateOfBirth: String
     var gender: String
@@ -39,26 +34,6 @@ struct CitizenRecordBody: Encodable, Sendable {
         self.personalIdNumber = citizen.personalIdNumber
         self.formerIdNumber = citizen.formerIdNumber
     }
-
-    private enum CodingKeys: String, CodingKey {
-        case fullName, dateOfBirth, gender, nationality, ethnicity, religion
-        case placeOfOrigin, permanentAddress, currentAddress, personalIdNumber, formerIdNumber
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.fullName, forKey: .fullName)
-        try container.encode(self.dateOfBirth, forKey: .dateOfBirth)
-        try container.encode(self.gender, forKey: .gender)
-        try container.encode(self.nationality, forKey: .nationality)
-        try container.encode(self.ethnicity, forKey: .ethnicity)
-        try container.encode(self.religion, forKey: .religion)
-        try container.encode(self.placeOfOrigin, forKey: .placeOfOrigin)
-        try container.encode(self.permanentAddress, forKey: .permanentAddress)
-        try container.encode(self.currentAddress, forKey: .currentAddress)
-        try container.encode(self.personalIdNumber, forKey: .personalIdNumber)
-        try container.encode(self.formerIdNumber, forKey: .formerIdNumber)
-    }
 }
 
 /// The validated form of a query: 400 for anything else.
@@ -77,5 +52,58 @@ struct ValidQuery: Sendable {
         self.idNumber = query.idNumber
         self.fullName = query.fullName
         self.dateOfBirth = date
+    }
+}
+
+extension CitizenRecordBody {
+    /// The lookup answer `{"match":true,"citizen":{...}}`, written directly (the simulator's hot path
+    /// does without an encoder); same content as encoding ``LookupAnswer``.
+    var lookupAnswerJSON: String {
+        var json = #"{"match":true,"citizen":{"fullName":"#
+        JSONText.appendString(self.fullName, to: &json)
+        json += #","dateOfBirth":"#
+        JSONText.appendString(self.dateOfBirth, to: &json)
+        json += #","gender":"#
+        JSONText.appendString(self.gender, to: &json)
+        json += #","nationality":"#
+        JSONText.appendString(self.nationality, to: &json)
+        json += #","ethnicity":"#
+        JSONText.appendString(self.ethnicity, to: &json)
+        json += #","religion":"#
+        JSONText.appendString(self.religion, to: &json)
+        json += #","placeOfOrigin":"#
+        JSONText.appendString(self.placeOfOrigin, to: &json)
+        json += #","permanentAddress":"#
+        JSONText.appendString(self.permanentAddress, to: &json)
+        json += #","currentAddress":"#
+        JSONText.appendString(self.currentAddress, to: &json)
+        json += #","personalIdNumber":"#
+        JSONText.appendString(self.personalIdNumber, to: &json)
+        json += #","formerIdNumber":"#
+        if let former = self.formerIdNumber { JSONText.appendString(former, to: &json) } else { json += "null" }
+        json += "}}"
+        return json
+    }
+}
+
+/// Minimal JSON writing.
+enum JSONText {
+    /// Appends `value` as a JSON string literal (quotes, backslashes and control characters escaped).
+    static func appendString(_ value: String, to json: inout String) {
+        json.append("\"")
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": json += "\\\""
+            case "\\": json += "\\\\"
+            case "\n": json += "\\n"
+            case "\r": json += "\\r"
+            case "\t": json += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: json.unicodeScalars.append(scalar)
+            }
+        }
+        json.append("\"")
     }
 }

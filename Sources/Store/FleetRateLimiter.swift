@@ -56,9 +56,6 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         /// Checks the values, naming the one that cannot work.
         public func validate() throws {
             try self.rateLimit.validate()
-            guard self.rateLimit.lateTolerance >= .milliseconds(1) else {
-                throw RegistryConfigurationError("the fleet limiter needs a lateTolerance of at least 1 ms (and a margin at least as large)")
-            }
             guard !self.quotaName.isEmpty else { throw RegistryConfigurationError("fleet quota name must not be empty") }
             guard self.maxBatch >= 1 else { throw RegistryConfigurationError("fleet limiter maxBatch must be at least 1") }
             guard self.maxLeaseAhead >= .zero else { throw RegistryConfigurationError("fleet limiter maxLeaseAhead must not be negative") }

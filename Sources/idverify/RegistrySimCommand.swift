@@ -89,40 +89,24 @@ struct RegistrySimCommand: AsyncParsableCommand {
         }
 
         let simulator = try RegistrySimulator(configuration: configuration, logger: logger)
-        let service = RegistrySimulatorService(simulator: simulator, portFile: self.portFile, logger: logger)
+        let host = self.host
+        let portFile = self.portFile
+        let population = self.population
+        let serviceLogger = logger
+        let service = RegistrySimulatorService(simulator: simulator) { port in
+            if let portFile {
+                do {
+                    try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
+                } catch {
+                    serviceLogger.error("Cannot write the port file", metadata: ["registry_sim.error": "\(error)"])
+                }
+            }
+            serviceLogger.info(
+                "Registry simulator listening",
+                metadata: ["registry_sim.url": "http://\(host):\(port)", "registry_sim.population": "\(population)"])
+        }
         let group = ServiceGroup(
             configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-    }
-}
-
-/// The simulator as a `Service`: serves until graceful shutdown, then lets hanging calls go so that
-/// shutdown does not wait for them.
-struct RegistrySimulatorService: Service {
-    let simulator: RegistrySimulator
-    let portFile: String?
-    let logger: Logger
-
-    func run() async throws {
-        let host = self.simulator.configuration.host
-        let portFile = self.portFile
-        let logger = self.logger
-        let population = self.simulator.population.size
-        try await withGracefulShutdownHandler {
-            try await self.simulator.run { port in
-                if let portFile {
-                    do {
-                        try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
-                    } catch {
-                        logger.error("Cannot write the port file", metadata: ["registry_sim.error": "\(error)"])
-                    }
-                }
-                logger.info(
-                    "Registry simulator listening",
-                    metadata: ["registry_sim.url": "http://\(host):\(port)", "registry_sim.population": "\(population)"])
-            }
-        } onGracefulShutdown: {
-            self.simulator.releaseHangingCalls()
-        }
     }
 }

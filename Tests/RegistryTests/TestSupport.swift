@@ -78,10 +78,10 @@ enum TestEnvironment {
     }
 
     /// Simulator settings for tests: a small population, a free port.
-    /// For in-process simulators: stopping one by cancellation makes Hummingbird log an error.
+    /// For in-process simulators: warnings and errors only.
     static let simulatorLogger: Logger = {
         var logger = Logger(label: "registry-simulator")
-        logger.logLevel = .critical
+        logger.logLevel = .warning
         return logger
     }()
 

@@ -72,8 +72,9 @@ public struct RegistryRateLimit: Sendable, Hashable {
         guard self.safetyMargin >= .zero, self.safetyMargin < .seconds(1) else {
             throw RegistryConfigurationError("rate limit safetyMargin must be between 0 and 1 s")
         }
-        guard self.lateTolerance >= .zero, self.lateTolerance <= self.safetyMargin else {
-            throw RegistryConfigurationError("rate limit lateTolerance must be between 0 and safetyMargin")
+        guard self.lateTolerance >= .milliseconds(1), self.lateTolerance <= self.safetyMargin else {
+            // Zero would refuse every slot: some time always passes between a slot and its send.
+            throw RegistryConfigurationError("rate limit lateTolerance must be between 1 ms and safetyMargin")
         }
     }
 

@@ -1,3 +1,5 @@
+import Identity
+
 /// Vietnamese names for the synthetic population, weighted roughly as they occur.
 ///
 /// Written with the tone on the first vowel of `oa`, `oe`, `uy` ("Hòa", "Thủy"); a person whose
@@ -81,6 +83,20 @@ enum NameTables {
 
     /// Centrally governed cities: "Thành phố X"; every other province: "Tỉnh X".
     static let centralCities: Set<String> = ["001", "031", "048", "079", "092"]
+
+    /// `PersonName.comparisonKey` of every name word, computed once: a name's key is its words'
+    /// keys joined by spaces (the key works syllable by syllable), so matching a record costs no
+    /// Unicode work on the record's side.
+    static let comparisonKeys: [String: String] = {
+        var keys: [String: String] = [:]
+        let tables = [familyNames, maleMiddleNames, femaleMiddleNames, maleGivenNames, femaleGivenNames]
+        for table in tables {
+            for word in table.elements {
+                keys[word] = PersonName.comparisonKey(word)
+            }
+        }
+        return keys
+    }()
 
     /// The main-vowel spelling of every name word whose spelling differs ("Hòa" → "Hoà"), computed
     /// once, so that generating a person needs no per-character work.

@@ -47,6 +47,8 @@ public struct SyntheticPopulation: Sendable, Hashable {
         let toneStyle: ToneStyle
         let fullName: String
         let fullNameOtherToneStyle: String
+        /// `PersonName.comparisonKey(fullName)`, from the words' cached keys.
+        let nameKey: String
         let provinceCode: String
         let personalIdNumber: String
         let formerIdNumber: String?
@@ -114,6 +116,7 @@ public struct SyntheticPopulation: Sendable, Hashable {
             toneStyle: toneStyle,
             fullName: toneStyle == .firstVowel ? firstVowelName : mainVowelName,
             fullNameOtherToneStyle: toneStyle == .firstVowel ? mainVowelName : firstVowelName,
+            nameKey: words.map { NameTables.comparisonKeys[$0] ?? PersonName.comparisonKey($0) }.joined(separator: " "),
             provinceCode: provinceCode,
             personalIdNumber: personalIdNumber,
             formerIdNumber: formerIdNumber,
