@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Identity
 import Logging
 import Registry
 import RegistrySimulator
@@ -14,23 +13,33 @@ import Darwin
 /// `idverify bench registry`: the simulator's ceiling in requests per second on loopback, and the
 /// registry client's overhead per call.
 ///
-/// 1. **Ceiling**: a simulator (in this process, or `--url` for one elsewhere) is driven by
-///    `--connections` keep-alive connections on plain OS threads, each with `--pipeline` requests
-///    in flight, for `--seconds`, with verify and lookup bodies from the sample queries. The load
-///    generator is deliberately minimal (pre-encoded requests, blocking sockets) so that it costs
-///    far less than the server.
+/// 1. **Ceiling**: a simulator (`idverify registry-sim` started as a child process, or `--url` for
+///    one elsewhere, or `--in-process`) is driven by `--connections` keep-alive connections on plain
+///    OS threads, each with `--pipeline` requests in flight, for `--seconds`, with verify (3/4) and
+///    lookup (1/4) bodies from the sample queries. The load generator is deliberately minimal
+///    (pre-encoded requests, one write per round, blocking sockets) so that it costs far less than
+///    the server. The same is then done with `GET /healthz`, which does no work: Hummingbird's own
+///    ceiling on this machine, for comparison.
 /// 2. **Client overhead**: one call at a time, for `--calls` calls: the same request over a raw
 ///    socket (the floor: loopback plus server), through ``HTTPRegistryClient``, and through
-///    ``ResilientRegistryClient`` (fair scheduler, limiter, breaker, retries, metrics). The
-///    differences are what the client adds per call.
+///    ``ResilientRegistryClient`` (fair scheduler, limiter, breaker, retries, metrics), each as
+///    wall time and as this process's CPU time per call; then `--concurrency` callers at once, as
+///    CPU time per call. With the simulator in another process, the CPU figures are the client's
+///    alone.
 struct BenchRegistryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registry",
         abstract: "Measure the registry simulator's ceiling (requests/s) and the client's overhead per call."
     )
 
-    @Option(help: "Benchmark a simulator already running at this base URL instead of starting one here.")
+    @Option(help: "Benchmark a simulator already running at this base URL instead of starting one.")
     var url: String?
+
+    @Flag(help: "Run the simulator inside this process instead of as a child process.")
+    var inProcess = false
+
+    @Option(help: "Concurrent callers for the client's CPU cost under load.")
+    var concurrency = 32
 
     @Option(help: "Bearer token of the simulator.")
     var token = "dev-registry-token"
@@ -52,29 +61,6 @@ struct BenchRegistryCommand: AsyncParsableCommand {
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
-    @Flag(help: .hidden)
-    var micro = false
-
-    static func microBenchmarks(samples: [SampleQuery], population: SyntheticPopulation) {
-        func time(_ name: String, _ iterations: Int, _ body: (Int) -> Void) {
-            let start = ContinuousClock.now
-            for index in 0..<iterations { body(index) }
-            let micros = RegistryBenchLoad.microseconds(start.duration(to: .now)) / Double(iterations)
-            print("\(name): \(String(format: "%.2f", micros)) µs")
-        }
-        let bodies = samples.map { try! JSONEncoder().encode(RegistryQuery(idNumber: $0.idNumber, fullName: $0.fullName, dateOfBirth: $0.dateOfBirth)) }
-        var sink = 0
-        time("JSONDecoder RegistryQuery", 20_000) { i in sink &+= (try! JSONDecoder().decode(RegistryQuery.self, from: bodies[i % bodies.count])).idNumber.utf8.count }
-        time("comparisonKey", 20_000) { i in sink &+= PersonName.comparisonKey(samples[i % samples.count].fullName).utf8.count }
-        time("normalize", 20_000) { i in sink &+= PersonName.normalize(samples[i % samples.count].fullName).utf8.count }
-        time("citizen(at:)", 20_000) { i in sink &+= population.citizen(at: i * 37 % population.size).fullName.utf8.count }
-        time("match", 20_000) { i in
-            let s = samples[i % samples.count]
-            if case .match = population.match(idNumber: s.idNumber, fullName: s.fullName, dateOfBirth: PartialDate(s.dateOfBirth)!) { sink &+= 1 }
-        }
-        print(sink)
-    }
-
     func validate() throws {
         guard self.seconds > 0, self.connections > 0, self.pipeline > 0, self.calls > 0 else {
             throw ValidationError("--seconds, --connections, --pipeline and --calls must be positive")
@@ -85,19 +71,24 @@ struct BenchRegistryCommand: AsyncParsableCommand {
         var logger = Logger(label: "idverify.bench.registry")
         logger.logLevel = .warning
         let samples = SyntheticPopulation(seed: 1, size: self.population).samples(count: 2_000)
-        if self.micro {
-            Self.microBenchmarks(samples: samples, population: SyntheticPopulation(seed: 1, size: self.population))
-            return
-        }
 
         if let url = self.url {
             guard let target = RegistryBenchTarget(url: url) else { throw ValidationError("--url must be http://host:port") }
             try await self.measure(target: target, samples: samples, logger: logger)
-        } else {
+        } else if self.inProcess {
             let configuration = RegistrySimulator.Configuration(port: 0, token: self.token, population: self.population)
             try await RegistrySimulator.withRunning(configuration: configuration, logger: logger) { running in
                 try await self.measure(
                     target: RegistryBenchTarget(host: running.host, port: running.port), samples: samples, logger: logger)
+            }
+        } else {
+            let simulator = try await RegistryBenchSimulatorProcess.start(token: self.token, population: self.population)
+            do {
+                try await self.measure(target: RegistryBenchTarget(host: "127.0.0.1", port: simulator.port), samples: samples, logger: logger)
+                await simulator.stop()
+            } catch {
+                await simulator.stop()
+                throw error
             }
         }
     }
@@ -119,21 +110,21 @@ struct BenchRegistryCommand: AsyncParsableCommand {
             target: target, requests: [emptyRequest], connections: self.connections, pipeline: self.pipeline,
             warmUp: 1, seconds: self.seconds)
 
-        // 2. Client overhead, one call at a time.
-        let rawLatency = try await RegistryBenchLoad.sequential(target: target, requests: requests, calls: self.calls)
+        // 2. Client overhead, one call at a time, then many at once.
+        let raw = try await RegistryBenchLoad.sequential(target: target, requests: requests, calls: self.calls)
 
         let transport = try HTTPRegistryClient(
-            configuration: .init(baseURL: target.baseURL, token: self.token, concurrency: 4), backgroundLogger: logger)
-        let latencies: (transport: Double, resilient: Double)
+            configuration: .init(baseURL: target.baseURL, token: self.token, concurrency: self.concurrency),
+            backgroundLogger: logger)
+        let clients: RegistryBenchClientCosts
         do {
-            latencies = try await Self.clientLatencies(transport: transport, samples: samples, calls: self.calls, logger: logger)
+            clients = try await Self.clientCosts(
+                transport: transport, samples: samples, calls: self.calls, concurrency: self.concurrency, logger: logger)
             try await transport.shutdown()
         } catch {
             try? await transport.shutdown()
             throw error
         }
-        let transportLatency = latencies.transport
-        let resilientLatency = latencies.resilient
 
         let result = RegistryBenchResult(
             ceilingRequestsPerSecond: ceiling.requestsPerSecond,
@@ -141,40 +132,70 @@ struct BenchRegistryCommand: AsyncParsableCommand {
             emptyRequestsPerSecond: emptyCeiling.requestsPerSecond,
             connections: self.connections,
             pipeline: self.pipeline,
-            rawMicrosecondsPerCall: rawLatency,
-            transportMicrosecondsPerCall: transportLatency,
-            resilientMicrosecondsPerCall: resilientLatency
+            concurrency: self.concurrency,
+            simulatorInThisProcess: self.inProcess && self.url == nil,
+            raw: raw,
+            clients: clients
         )
         print(self.json ? result.jsonLine : result.report)
     }
 
-    /// Microseconds per call through the transport alone and through the full resilient client.
-    private static func clientLatencies(
-        transport: HTTPRegistryClient, samples: [SampleQuery], calls: Int, logger: Logger
-    ) async throws -> (transport: Double, resilient: Double) {
+    /// Cost per call through the transport alone and through the full resilient client.
+    private static func clientCosts(
+        transport: HTTPRegistryClient, samples: [SampleQuery], calls: Int, concurrency: Int, logger: Logger
+    ) async throws -> RegistryBenchClientCosts {
         let queries = samples.map { RegistryQuery(idNumber: $0.idNumber, fullName: $0.fullName, dateOfBirth: $0.dateOfBirth) }
-        let transportLatency = try await Self.timePerCall(calls: calls) { index in
+        let transportCall: @Sendable (Int) async throws -> Void = { index in
             _ = try await transport.verify(queries[index % queries.count], deadline: .now + .seconds(5))
         }
-        // A limit far above what one caller reaches: the limiter's bookkeeping is measured, not its waiting.
+        // A limit far above what the callers reach: the limiter's bookkeeping is measured, not its waiting.
         let limiter = try LocalRateLimiter(rateLimit: .init(callsPerSecond: 1_000_000))
         let resilient = try ResilientRegistryClient(
             transport: transport, limiter: limiter,
-            configuration: .init(scheduler: .init(maxConcurrentCalls: 4)), logger: logger)
+            configuration: .init(scheduler: .init(maxConcurrentCalls: concurrency)), logger: logger)
         defer { resilient.shutdown() }
-        let resilientLatency = try await Self.timePerCall(calls: calls) { index in
+        let resilientCall: @Sendable (Int) async throws -> Void = { index in
             _ = try await resilient.verify(
                 queries[index % queries.count], context: .init(agency: "bench", deadline: .now + .seconds(10)))
         }
-        return (transportLatency, resilientLatency)
+        return RegistryBenchClientCosts(
+            transport: try await Self.costPerCall(calls: calls, concurrency: 1, transportCall),
+            resilient: try await Self.costPerCall(calls: calls, concurrency: 1, resilientCall),
+            transportConcurrent: try await Self.costPerCall(calls: calls * 4, concurrency: concurrency, transportCall),
+            resilientConcurrent: try await Self.costPerCall(calls: calls * 4, concurrency: concurrency, resilientCall))
     }
 
-    private static func timePerCall(calls: Int, _ call: (Int) async throws -> Void) async throws -> Double {
+    private static func costPerCall(
+        calls: Int, concurrency: Int, _ call: @escaping @Sendable (Int) async throws -> Void
+    ) async throws -> RegistryBenchCost {
         for index in 0..<min(200, calls) { try await call(index) }  // warm-up: connections, caches
         let start = ContinuousClock.now
-        for index in 0..<calls { try await call(index) }
-        return RegistryBenchLoad.microseconds(start.duration(to: .now)) / Double(calls)
+        let cpuStart = RegistryBenchLoad.processCPUMicroseconds()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    for index in stride(from: worker, to: calls, by: concurrency) { try await call(index) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return RegistryBenchCost(
+            wallMicroseconds: RegistryBenchLoad.microseconds(start.duration(to: .now)) / Double(calls),
+            cpuMicroseconds: (RegistryBenchLoad.processCPUMicroseconds() - cpuStart) / Double(calls))
     }
+}
+
+/// Time per call: wall clock, and this process's CPU (user + system).
+struct RegistryBenchCost: Sendable {
+    var wallMicroseconds: Double
+    var cpuMicroseconds: Double
+}
+
+struct RegistryBenchClientCosts: Sendable {
+    var transport: RegistryBenchCost
+    var resilient: RegistryBenchCost
+    var transportConcurrent: RegistryBenchCost
+    var resilientConcurrent: RegistryBenchCost
 }
 
 struct RegistryBenchResult {
@@ -183,32 +204,79 @@ struct RegistryBenchResult {
     var emptyRequestsPerSecond: Double
     var connections: Int
     var pipeline: Int
-    var rawMicrosecondsPerCall: Double
-    var transportMicrosecondsPerCall: Double
-    var resilientMicrosecondsPerCall: Double
+    var concurrency: Int
+    var simulatorInThisProcess: Bool
+    var raw: RegistryBenchCost
+    var clients: RegistryBenchClientCosts
 
     var report: String {
         func f(_ value: Double) -> String { String(format: "%.1f", value) }
+        func line(_ name: String, _ cost: RegistryBenchCost) -> String {
+            "  \(name)\(f(cost.wallMicroseconds)) µs wall (+\(f(cost.wallMicroseconds - self.raw.wallMicroseconds))), "
+                + "\(f(cost.cpuMicroseconds)) µs CPU (+\(f(cost.cpuMicroseconds - self.raw.cpuMicroseconds)))"
+        }
+        let cpu = self.simulatorInThisProcess ? "CPU includes the in-process simulator" : "CPU: this client process"
         return """
             registry simulator ceiling: \(Int(self.ceilingRequestsPerSecond)) requests/s \
             (\(self.connections) connections x \(self.pipeline) pipelined, non-200: \(self.ceilingNon200))
             same server, GET /healthz (no work): \(Int(self.emptyRequestsPerSecond)) requests/s
-            one call at a time, per call:
-              raw socket (loopback + simulator):     \(f(self.rawMicrosecondsPerCall)) µs
-              HTTPRegistryClient:                     \(f(self.transportMicrosecondsPerCall)) µs  (+\(f(self.transportMicrosecondsPerCall - self.rawMicrosecondsPerCall)) µs)
-              ResilientRegistryClient (full stack):   \(f(self.resilientMicrosecondsPerCall)) µs  (+\(f(self.resilientMicrosecondsPerCall - self.rawMicrosecondsPerCall)) µs)
+            one call at a time, per call (\(cpu)):
+            \(line("raw socket (the floor):   ", self.raw))
+            \(line("HTTPRegistryClient:       ", self.clients.transport))
+            \(line("ResilientRegistryClient:  ", self.clients.resilient))
+            \(self.concurrency) callers at once, per call:
+              HTTPRegistryClient:       \(f(self.clients.transportConcurrent.cpuMicroseconds)) µs CPU
+              ResilientRegistryClient:  \(f(self.clients.resilientConcurrent.cpuMicroseconds)) µs CPU \
+            (\(Int(1e6 / self.clients.resilientConcurrent.wallMicroseconds)) calls/s)
             """
     }
 
     var jsonLine: String {
-        """
-        {"bench":"registry","ceilingRequestsPerSecond":\(Int(self.ceilingRequestsPerSecond)),"ceilingNon200":\(self.ceilingNon200),\
-        "emptyRequestsPerSecond":\(Int(self.emptyRequestsPerSecond)),\
-        "connections":\(self.connections),"pipeline":\(self.pipeline),\
-        "rawMicrosecondsPerCall":\(String(format: "%.1f", self.rawMicrosecondsPerCall)),\
-        "transportMicrosecondsPerCall":\(String(format: "%.1f", self.transportMicrosecondsPerCall)),\
-        "resilientMicrosecondsPerCall":\(String(format: "%.1f", self.resilientMicrosecondsPerCall))}
-        """
+        func f(_ value: Double) -> String { String(format: "%.1f", value) }
+        let clients = self.clients
+        return """
+            {"bench":"registry","ceilingRequestsPerSecond":\(Int(self.ceilingRequestsPerSecond)),"ceilingNon200":\(self.ceilingNon200),\
+            "emptyRequestsPerSecond":\(Int(self.emptyRequestsPerSecond)),"connections":\(self.connections),"pipeline":\(self.pipeline),\
+            "rawWallMicroseconds":\(f(self.raw.wallMicroseconds)),"rawCPUMicroseconds":\(f(self.raw.cpuMicroseconds)),\
+            "transportWallMicroseconds":\(f(clients.transport.wallMicroseconds)),"transportCPUMicroseconds":\(f(clients.transport.cpuMicroseconds)),\
+            "resilientWallMicroseconds":\(f(clients.resilient.wallMicroseconds)),"resilientCPUMicroseconds":\(f(clients.resilient.cpuMicroseconds)),\
+            "concurrency":\(self.concurrency),"transportConcurrentCPUMicroseconds":\(f(clients.transportConcurrent.cpuMicroseconds)),\
+            "resilientConcurrentCPUMicroseconds":\(f(clients.resilientConcurrent.cpuMicroseconds))}
+            """
+    }
+}
+
+/// `idverify registry-sim` as a child process of this one, on a free port.
+struct RegistryBenchSimulatorProcess {
+    let process: Process
+    let port: Int
+
+    static func start(token: String, population: Int) async throws -> RegistryBenchSimulatorProcess {
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("bench-registry-\(UUID().uuidString).port")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = [
+            "registry-sim", "--port", "0", "--port-file", portFile.path, "--token", token,
+            "--population", String(population), "--log-level", "warning",
+        ]
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOf: portFile, encoding: .utf8),
+                let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                try? FileManager.default.removeItem(at: portFile)
+                return RegistryBenchSimulatorProcess(process: process, port: port)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw RegistryBenchError(description: "the simulator did not start within 20 s")
+    }
+
+    func stop() async {
+        self.process.terminate()
+        while self.process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
     }
 }
 
@@ -284,8 +352,8 @@ enum RegistryBenchLoad {
         return Outcome(requestsPerSecond: Double(total) / seconds, non200: non200)
     }
 
-    /// Microseconds per call, one call at a time on one connection.
-    static func sequential(target: RegistryBenchTarget, requests: [[UInt8]], calls: Int) async throws -> Double {
+    /// Cost per call, one call at a time on one connection.
+    static func sequential(target: RegistryBenchTarget, requests: [[UInt8]], calls: Int) async throws -> RegistryBenchCost {
         try await onOwnThread {
             var connection = try RegistryBenchConnection(target: target)
             for index in 0..<min(200, calls) {
@@ -293,12 +361,27 @@ enum RegistryBenchLoad {
                 _ = try connection.readResponse()
             }
             let start = ContinuousClock.now
+            let cpuStart = processCPUMicroseconds()
             for index in 0..<calls {
                 try connection.send(requests[index % requests.count])
                 _ = try connection.readResponse()
             }
-            return microseconds(start.duration(to: .now)) / Double(calls)
+            return RegistryBenchCost(
+                wallMicroseconds: microseconds(start.duration(to: .now)) / Double(calls),
+                cpuMicroseconds: (processCPUMicroseconds() - cpuStart) / Double(calls))
         }
+    }
+
+    /// User plus system CPU time of this process so far, in microseconds.
+    static func processCPUMicroseconds() -> Double {
+        var usage = rusage()
+        #if canImport(Glibc)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
     }
 
     static func microseconds(_ duration: Duration) -> Double {
