@@ -170,6 +170,24 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         }
     }
 
+    public func tryAcquireNow() -> RegistryRateSlot? {
+        let tolerance = self.configuration.rateLimit.lateTolerance
+        let now = ContinuousClock.now
+        let (slot, shouldLease): (ContinuousClock.Instant?, Bool) = self.state.withLock { state in
+            while state.remainingSlots > 0, now - state.slots[state.nextSlotIndex] > tolerance {
+                state.nextSlotIndex += 1
+                state.statistics.slotsSkipped += 1
+            }
+            guard state.remainingSlots > 0, state.slots[state.nextSlotIndex] <= now else { return (nil, false) }
+            let slot = state.popSlot()
+            return (slot, state.remainingSlots <= state.batchSize / 2)
+        }
+        guard let slot else { return nil }
+        if shouldLease { _ = self.startLease() }
+        self.noteUsed()
+        return RegistryRateSlot(time: slot, lateTolerance: tolerance)
+    }
+
     public func acquire() async throws -> RegistryRateSlot {
         let tolerance = self.configuration.rateLimit.lateTolerance
         while true {

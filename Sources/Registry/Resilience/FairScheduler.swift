@@ -134,6 +134,8 @@ public final class FairScheduler: Sendable {
     // MARK: Admission
 
     func admit(agency: String, deadline: ContinuousClock.Instant?) async throws -> RegistryRateSlot {
+        try Task.checkCancellation()
+        if let slot = self.admitImmediately() { return slot }
         guard let deadline else { return try await self.admit(agency: agency) }
         guard ContinuousClock.now < deadline else { throw RegistryError(code: .deadlineExceeded) }
 
@@ -207,6 +209,38 @@ public final class FairScheduler: Sendable {
             let waiter = self.state.withLock { $0.waiters.removeValue(forKey: id) }
             waiter?.resume(throwing: CancellationError())
         }
+    }
+
+    /// Admission without queueing: when nobody waits, a connection is free and the limiter has a
+    /// slot right now (the common case below the limit). The capacity is reserved before asking
+    /// the limiter, so no lock is held while calling out.
+    private func admitImmediately() -> RegistryRateSlot? {
+        let now = ContinuousClock.now
+        let reserved = self.state.withLock { state -> Bool in
+            guard !state.isShutDown, state.waiters.isEmpty, case .idle = state.pump else { return false }
+            if state.inFlight == 0, now - state.lastRelease > self.configuration.idleRestart {
+                state.concurrencyLimit = 1
+            }
+            guard state.inFlight < state.concurrencyLimit else { return false }
+            state.inFlight += 1
+            return true
+        }
+        guard reserved else { return nil }
+        if let slot = self.limiter.tryAcquireNow() { return slot }
+        self.unreserve()
+        return nil
+    }
+
+    /// Gives back capacity reserved for a call that was not made.
+    private func unreserve() {
+        let capacityWaiter: CheckedContinuation<Bool, Never>? = self.state.withLock { state in
+            precondition(state.inFlight > 0, "FairScheduler: unreserve without a permit in flight")
+            state.inFlight -= 1
+            guard case .waitingForCapacity(let generation, let task, let continuation) = state.pump else { return nil }
+            state.pump = .running(generation: generation, task: task)
+            return continuation
+        }
+        capacityWaiter?.resume(returning: true)
     }
 
     private func release() {

@@ -24,6 +24,16 @@ public final class LocalRateLimiter: RegistryRateLimiter {
         try self.init(rateLimit: RegistryRateLimit(callsPerSecond: callsPerSecond))
     }
 
+    public func tryAcquireNow() -> RegistryRateSlot? {
+        let now = ContinuousClock.now
+        let granted = self.nextFree.withLock { nextFree in
+            guard nextFree <= now else { return false }
+            nextFree = now + self.interval
+            return true
+        }
+        return granted ? RegistryRateSlot(time: now, lateTolerance: self.rateLimit.lateTolerance) : nil
+    }
+
     public func acquire() async throws -> RegistryRateSlot {
         while true {
             try Task.checkCancellation()

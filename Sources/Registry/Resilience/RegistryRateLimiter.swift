@@ -10,6 +10,14 @@ public protocol RegistryRateLimiter: Sendable {
     /// late), or a ``RegistryError`` with code ``RegistryError/Code/limiterUnavailable`` when no
     /// decision can be made (for the fleet limiter: PostgreSQL unreachable).
     func acquire() async throws -> RegistryRateSlot
+
+    /// A slot whose time has come, if there is one at this moment; never waits. Lets a call that
+    /// finds no queue go without a round of scheduling. Default: `nil` (always use ``acquire()``).
+    func tryAcquireNow() -> RegistryRateSlot?
+}
+
+extension RegistryRateLimiter {
+    public func tryAcquireNow() -> RegistryRateSlot? { nil }
 }
 
 /// Permission to send one registry call at ``time``.
