@@ -1,21 +1,11 @@
-/// The contract's topic names (section 1) under a configurable prefix.
-public struct TopicNames: Sendable, Hashable {
-    /// Default: `tthc.`; set by `TOPIC_PREFIX`.
-    public var prefix: String
+/// The contract's topic names by role, for tools and tests that name them one
+/// by one. One type: `TopicNames` is `Topics`.
+public typealias TopicNames = Topics
 
-    public init(prefix: String = "tthc.") {
-        self.prefix = prefix
-    }
-
-    public var counter: String { prefix + "identity.counter" }
-    public var registration: String { prefix + "identity.registration" }
-    public var submission: String { prefix + "identity.submission" }
-    public var verdicts: String { prefix + "identity.verdicts" }
-    public var deadLetter: String { prefix + "identity.dead-letter" }
-    public var dossierEvents: String { prefix + "dossier.events" }
-
-    /// The three request topics the worker consumes.
-    public var requestTopics: [String] { [counter, registration, submission] }
+extension Topics {
+    public var counter: String { requests(.counter) }
+    public var registration: String { requests(.registration) }
+    public var submission: String { requests(.submission) }
     /// Every topic of the contract.
     public var all: [String] { requestTopics + [verdicts, deadLetter, dossierEvents] }
 }
