@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependency arrows point one way:
-// CRdKafka <- Kafka; Identity <- Contract; Identity <- Registry; Registry <- Store;
+// CRdKafka <- Kafka; Identity <- Contract; Identity <- Registry; Registry <- Store; Telemetry <- Worker;
 // everything <- Worker <- Ops <- idverify (which only wires).
 let package = Package(
     name: "tthc-identity-verifier",
@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -72,6 +73,15 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
+        // W3C trace context through the service: a propagating tracer and the log metadata it feeds.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+            ]
+        ),
         // The registry simulator (same HTTP API as the real registry).
         .target(
             name: "RegistrySimulator",
@@ -97,7 +107,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Kafka", "Identity", "Contract", "Registry", "Store",
+                "Kafka", "Identity", "Contract", "Registry", "Store", "Telemetry",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -122,6 +132,8 @@ let package = Package(
             name: "idverify",
             dependencies: [
                 "Kafka", "CKafkaBench", "Identity", "Contract", "Registry", "RegistrySimulator", "Store", "Worker", "Ops",
+                "Telemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,6 +146,14 @@ let package = Package(
         .testTarget(
             name: "KafkaTests",
             dependencies: ["Kafka"]
+        ),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: [
+                "Telemetry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
         ),
         .testTarget(
             name: "IdentityTests",
@@ -176,7 +196,8 @@ let package = Package(
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "Kafka", "Contract", "Identity", "Store", "Registry", "RegistrySimulator",
+                "Worker", "Kafka", "Contract", "Identity", "Store", "Registry", "RegistrySimulator", "Telemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

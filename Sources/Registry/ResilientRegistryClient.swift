@@ -28,6 +28,7 @@ public final class ResilientRegistryClient: Sendable {
     private let breaker: Mutex<CircuitBreaker>
     private let metrics: RegistryMetrics
     private let logger: Logger
+    private let tracer: any Tracer
 
     /// - Parameters:
     ///   - transport: One call per invocation (``HTTPRegistryClient``, or another transport).
@@ -35,13 +36,16 @@ public final class ResilientRegistryClient: Sendable {
     ///   - configuration: Timeouts, retries, breaker and scheduling.
     ///   - metricsFactory: Where metrics go. Default: `MetricsSystem.factory`.
     ///   - logger: For retries, breaker transitions and failures (at `debug`, transitions at `warning`/`info`).
+    ///   - tracer: One client span per call, retries included, child of the caller's. Default: the
+    ///     bootstrapped tracer.
     /// - Throws: ``RegistryConfigurationError`` when the configuration is invalid.
     public init(
         transport: any RegistryClient,
         limiter: any RegistryRateLimiter,
         configuration: Configuration = .init(),
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        logger: Logger
+        logger: Logger,
+        tracer: any Tracer = InstrumentationSystem.tracer
     ) throws {
         try configuration.validate()
         self.configuration = configuration
@@ -50,6 +54,7 @@ public final class ResilientRegistryClient: Sendable {
         self.breaker = Mutex(CircuitBreaker(configuration: configuration.circuitBreaker))
         self.metrics = RegistryMetrics(factory: metricsFactory)
         self.logger = logger
+        self.tracer = tracer
         self.metrics.recordCircuitState(.closed)
     }
 
@@ -91,7 +96,7 @@ public final class ResilientRegistryClient: Sendable {
         var logger = context.logger ?? self.logger
         logger[registryMetadataKey: .endpoint] = "\(endpoint)"
 
-        return try await withSpan("registry.\(endpoint)", ofKind: .client) { span in
+        return try await self.tracer.withSpan("registry.\(endpoint)", ofKind: .client) { span in
             var attempts = 0
             defer { span.attributes["registry.attempts"] = attempts }
             while true {

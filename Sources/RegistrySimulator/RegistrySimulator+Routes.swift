@@ -89,7 +89,7 @@ extension RegistrySimulator {
     /// One call of verify or lookup, start to finish.
     func handleCall(_ endpoint: Endpoint, _ request: Request) async throws -> Response {
         let authorized = self.isAuthorized(request)
-        let admission = self.admit(endpoint, authorized: authorized)
+        let admission = self.admit(endpoint, authorized: authorized, traceParent: request.headers[.init("traceparent")!])
 
         switch admission {
         case .unauthorized:
@@ -117,9 +117,13 @@ extension RegistrySimulator {
     }
 
     /// Records the arrival and decides: token, scripted failures, quota. One lock, no I/O.
-    private func admit(_ endpoint: Endpoint, authorized: Bool) -> Admission {
+    private func admit(_ endpoint: Endpoint, authorized: Bool, traceParent: String?) -> Admission {
         let now = ContinuousClock.now
         return self.state.withLock { state in
+            if let traceParent {
+                if state.traceParents.count >= Self.traceParentMemory { state.traceParents.removeFirst(Self.traceParentMemory / 2) }
+                state.traceParents.append(traceParent)
+            }
             let arrival = Self.nanoseconds(state.epoch.duration(to: now))
             state.arrivals.record(arrival)
             state.totalCalls += 1

@@ -37,6 +37,8 @@ public final class RegistrySimulator: Sendable {
         var firstCall: Int64?
         var lastCall: Int64?
         var maxSchedulingLag: Duration = .zero
+        /// `traceparent` headers of the latest calls (at most ``traceParentMemory``).
+        var traceParents: [String] = []
 
         mutating func count(_ endpoint: String, _ status: String) {
             self.calls[endpoint, default: [:]][status, default: 0] += 1
@@ -85,6 +87,15 @@ public final class RegistrySimulator: Sendable {
         }
     }
 
+    /// How many of the latest calls' `traceparent` headers are kept.
+    static let traceParentMemory = 1_000
+
+    /// The `traceparent` headers of the latest calls of verify and lookup, oldest first: what a
+    /// registry's own tracing would see of its callers' traces.
+    public func recentTraceParents() -> [String] {
+        self.state.withLock { $0.traceParents }
+    }
+
     /// Forgets every call seen so far (behaviour and scripted failures stay).
     public func resetStatistics() {
         self.state.withLock { state in
@@ -96,6 +107,7 @@ public final class RegistrySimulator: Sendable {
             state.firstCall = nil
             state.lastCall = nil
             state.maxSchedulingLag = .zero
+            state.traceParents = []
         }
     }
 

@@ -8,7 +8,9 @@ import PostgresNIO
 import RegistrySimulator
 import ServiceLifecycle
 import Synchronization
+import Telemetry
 import Testing
+import Tracing
 import Worker
 
 /// Captures every log line of a test at trace level, to scan for personal data.
@@ -22,12 +24,13 @@ struct CapturingLogHandler: LogHandler {
     let sink: CapturedLogs
     var logLevel: Logger.Level = .trace
     var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider? = .requestTrace
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
     func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        let all = metadata.merging(metadataProvider?.get() ?? [:]) { $1 }.merging(event.metadata ?? [:]) { $1 }
         sink.append("\(event.level) \(event.message) \(all.map { "\($0)=\($1)" }.joined(separator: " "))")
     }
 }
@@ -72,8 +75,13 @@ final class WorkerHarness: Sendable {
     let logs = CapturedLogs()
     let topics = Topics()
     let logger: Logger
+    let tracer: any Tracer
 
-    init(name: String, simulator: RunningSimulator, configure: (inout ServiceSettings) -> Void = { _ in }) async throws {
+    init(
+        name: String, simulator: RunningSimulator, tracer: any Tracer = NoOpTracer(),
+        configure: (inout ServiceSettings) -> Void = { _ in }
+    ) async throws {
+        self.tracer = tracer
         let sink = logs
         var logger = Logger(label: "worker-test") { _ in CapturingLogHandler(sink: sink) }
         logger.logLevel = .trace
@@ -100,7 +108,7 @@ final class WorkerHarness: Sendable {
 
     /// Runs a worker (in this process) while `body` runs, then shuts it down gracefully.
     func withWorker<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        let runtime = try WorkerRuntime(settings: settings, logger: logger)
+        let runtime = try WorkerRuntime(settings: settings, logger: logger, tracer: tracer)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: WorkerService(runtime: runtime, logger: logger))], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import Tracing
 
 /// The registry's JSON-over-HTTP API (contract section 5) through AsyncHTTPClient: one call per
 /// invocation, a connection pool of ``Configuration/concurrency`` connections, the bearer token on
@@ -20,11 +21,14 @@ public final class HTTPRegistryClient: RegistryClient {
     ///   - configuration: Where the registry is and how to talk to it.
     ///   - eventLoopGroup: Where the connections live. Default: AsyncHTTPClient's shared group.
     ///   - backgroundLogger: For connection-level events; calls log to the logger of the caller.
+    ///   - tracer: Injects the caller's trace context (`traceparent`) into every call. Default:
+    ///     the bootstrapped tracer.
     /// - Throws: ``RegistryConfigurationError`` when the configuration is invalid.
     public init(
         configuration: Configuration,
         eventLoopGroup: any EventLoopGroup = HTTPClient.defaultEventLoopGroup,
-        backgroundLogger: Logger
+        backgroundLogger: Logger,
+        tracer: any Tracer = InstrumentationSystem.tracer
     ) throws {
         try configuration.validate()
         self.configuration = configuration
@@ -38,6 +42,7 @@ public final class HTTPRegistryClient: RegistryClient {
         )
         clientConfiguration.redirectConfiguration = .disallow
         clientConfiguration.decompression = .disabled
+        clientConfiguration.tracing.tracer = tracer
         self.httpClient = HTTPClient(
             eventLoopGroup: eventLoopGroup,
             configuration: clientConfiguration,

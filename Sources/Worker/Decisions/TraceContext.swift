@@ -1,6 +1,18 @@
-/// W3C trace context: the verdict continues the request's trace as a child
-/// span (same trace id, a new parent id, same flags).
+import Telemetry
+import Tracing
+
+/// W3C trace context on the verdict: when the request has a `traceparent`, the verdict continues
+/// its trace as a child (same trace id and flags, a new parent id).
 enum TraceContext {
+    /// The verdict's `traceparent`: the worker's span for the request when the tracer made one in
+    /// the request's trace, otherwise a fresh child id; `nil` when the request had none.
+    static func verdictParent(of traceparent: String?, span context: ServiceContext?) -> String? {
+        guard let traceparent, let child = child(of: traceparent) else { return nil }
+        let requestTrace = traceparent.split(separator: "-")[1]
+        if let own = context?.traceParent, context?.traceID.map({ $0 == requestTrace }) == true { return own }
+        return child
+    }
+
     static func child(of traceparent: String?) -> String? {
         guard let traceparent else { return nil }
         let parts = traceparent.split(separator: "-")

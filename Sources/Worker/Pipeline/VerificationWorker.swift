@@ -7,6 +7,8 @@ import Registry
 import ServiceLifecycle
 import Store
 import Synchronization
+import Telemetry
+import Tracing
 
 /// The worker: consumes the request topics, reads each message, dead-letters
 /// what is not a request, re-emits what was decided before, decides the rest
@@ -20,6 +22,7 @@ public final class VerificationWorker: Service, Sendable {
     private let registry: ResilientRegistryClient
     private let configuration: WorkerConfiguration
     private let logger: Logger
+    private let tracer: any Tracer
     private let reader: RequestReader
     private let recorder: VerdictRecorder
     private let decider: RequestDecider
@@ -35,9 +38,12 @@ public final class VerificationWorker: Service, Sendable {
     ///   - consumer: subscribed to the three request topics, in the worker's group.
     ///   - producer: idempotent; it carries verdicts and dead letters.
     ///   - subjectRefKey: `SUBJECT_REF_KEY` bytes: subject refs, and the key parked requests are sealed with.
+    ///   - tracer: One span per request, continuing its `traceparent`; the registry call is its
+    ///     child and the verdict carries its id. Default: the bootstrapped tracer.
     public init(
         consumer: KafkaConsumer, producer: KafkaProducer, store: VerificationStore, registry: ResilientRegistryClient,
-        subjectRefKey: [UInt8], configuration: WorkerConfiguration, logger: Logger
+        subjectRefKey: [UInt8], configuration: WorkerConfiguration, logger: Logger,
+        tracer: any Tracer = InstrumentationSystem.tracer
     ) {
         self.consumer = consumer
         self.producer = producer
@@ -45,6 +51,7 @@ public final class VerificationWorker: Service, Sendable {
         self.registry = registry
         self.configuration = configuration
         self.logger = logger
+        self.tracer = tracer
         self.reader = RequestReader(policy: configuration.identityPolicy)
         self.metrics = WorkerMetrics()
         self.recorder = VerdictRecorder(store: store, producer: producer, configuration: configuration, metrics: metrics, logger: logger)
@@ -208,11 +215,30 @@ public final class VerificationWorker: Service, Sendable {
     // MARK: One request
 
     private func process(_ read: ReadMessage, prior: PublishableVerdict?, laneParkedInStore: Bool) async {
-        var requestLogger = logger
-        requestLogger[metadataKey: "request.id"] = "\(read.requestKey ?? "")"
-        if let traceparent = read.message.headers.string(named: "traceparent"), TraceParent.isValid(traceparent) {
-            requestLogger[metadataKey: "trace.id"] = "\(traceparent.split(separator: "-")[1])"
+        await traced(read, name: "verify request") { requestLogger in
+            await self.processTraced(read, prior: prior, laneParkedInStore: laneParkedInStore, requestLogger: requestLogger)
         }
+    }
+
+    /// Runs `body` in the request's span (its `traceparent` continued, its id in the service
+    /// context) with a logger that names the request and the trace.
+    private func traced(_ read: ReadMessage, name: String, _ body: (Logger) async -> Void) async {
+        var context = ServiceContext.current ?? .topLevel
+        tracer.extract(read.message.headers, into: &context, using: KafkaHeadersExtractor())
+        context.requestID = read.requestKey
+        await tracer.withSpan(name, context: context, ofKind: .consumer) { span in
+            var requestLogger = self.logger
+            requestLogger[metadataKey: "request.id"] = "\(read.requestKey ?? "")"
+            if let traceID = span.context.traceID {
+                requestLogger[metadataKey: "trace.id"] = "\(traceID)"
+            } else if let traceparent = read.message.headers.string(named: "traceparent"), TraceParent.isValid(traceparent) {
+                requestLogger[metadataKey: "trace.id"] = "\(traceparent.split(separator: "-")[1])"
+            }
+            await body(requestLogger)
+        }
+    }
+
+    private func processTraced(_ read: ReadMessage, prior: PublishableVerdict?, laneParkedInStore: Bool, requestLogger: Logger) async {
         let done = completed(read.message)
         if let prior {
             requestLogger.debug("request seen before: stored verdict re-emitted")
@@ -264,7 +290,7 @@ public final class VerificationWorker: Service, Sendable {
             verdict: verdict, requestKey: key, dossier: dossier,
             source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
             consumedAt: read.consumedAt, messageKey: read.message.key,
-            traceparent: TraceContext.child(of: headers.string(named: "traceparent")),
+            traceparent: TraceContext.verdictParent(of: headers.string(named: "traceparent"), span: ServiceContext.current),
             tracestate: headers.string(named: "tracestate"), settlesParkedCheck: settlesParked)
     }
 
@@ -355,6 +381,12 @@ public final class VerificationWorker: Service, Sendable {
         let read = ReadMessage(
             message: message, result: reader.read(value: value, topic: channel, now: check.consumedAt),
             consumedAt: check.consumedAt, laneKey: check.laneKey, requestKey: check.requestKey)
+        await traced(read, name: "retry parked check") { checkLogger in
+            await self.retryTraced(check, read: read, checkLogger: checkLogger)
+        }
+    }
+
+    private func retryTraced(_ check: ParkedCheck, read: ReadMessage, checkLogger: Logger) async {
         let record: DecisionRecord
         switch read.result {
         case .deadLetter:

@@ -5,6 +5,7 @@ import PostgresNIO
 import Registry
 import ServiceLifecycle
 import Store
+import Tracing
 
 /// Builds the worker's parts from settings: Kafka clients, the PostgreSQL
 /// client (migrated), the registry client with its limiter and breaker, the
@@ -19,11 +20,15 @@ public struct WorkerRuntime: Sendable {
     public let store: VerificationStore
     public let worker: VerificationWorker
 
-    /// - Parameter observeTransport: wraps the registry transport (operations put a monitor
-    ///   around it that notices a refused token).
+    /// - Parameters:
+    ///   - observeTransport: wraps the registry transport (operations put a monitor
+    ///     around it that notices a refused token).
+    ///   - tracer: continues each request's trace through the registry call. Default: the
+    ///     bootstrapped tracer.
     public init(
         settings: ServiceSettings, logger: Logger,
-        observeTransport: (any RegistryClient) -> any RegistryClient = { $0 }
+        observeTransport: (any RegistryClient) -> any RegistryClient = { $0 },
+        tracer: any Tracer = InstrumentationSystem.tracer
     ) throws {
         self.settings = settings
         postgres = PostgresClient(configuration: try DatabaseURL.parse(settings.databaseURL), backgroundLogger: logger)
@@ -44,17 +49,23 @@ public struct WorkerRuntime: Sendable {
 
         transport = try HTTPRegistryClient(
             configuration: .init(baseURL: settings.registryURL, token: settings.registryToken, concurrency: settings.registryConcurrency),
-            backgroundLogger: logger)
-        let rateLimit = RegistryRateLimit(callsPerSecond: settings.registryRateLimit)
+            backgroundLogger: logger, tracer: tracer)
+        let rateLimit = RegistryRateLimit(
+            callsPerSecond: settings.registryRateLimit, safetyMargin: settings.registryRateMargin,
+            lateTolerance: min(.milliseconds(10), settings.registryRateMargin))
         let limiter: any RegistryRateLimiter =
             settings.registryLimiter == "local"
             ? try LocalRateLimiter(rateLimit: rateLimit)
             : try FleetRateLimiter(client: postgres, configuration: .init(rateLimit: rateLimit), logger: logger)
-        registry = try ResilientRegistryClient(transport: observeTransport(transport), limiter: limiter, logger: logger)
+        var registryConfiguration = settings.registryClient
+        registryConfiguration.scheduler.maxConcurrentCalls = settings.registryConcurrency
+        registry = try ResilientRegistryClient(
+            transport: observeTransport(transport), limiter: limiter, configuration: registryConfiguration, logger: logger,
+            tracer: tracer)
         store = VerificationStore(client: postgres, logger: logger)
         worker = VerificationWorker(
             consumer: consumer, producer: producer, store: store, registry: registry, subjectRefKey: settings.subjectRefKey,
-            configuration: settings.worker, logger: logger)
+            configuration: settings.worker, logger: logger, tracer: tracer)
     }
 
     /// Applies the database migrations (the PostgreSQL client must be running).

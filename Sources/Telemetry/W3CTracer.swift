@@ -1,0 +1,81 @@
+import Logging
+import Tracing
+import W3CTraceContext
+
+/// A tracer that continues W3C trace context (`traceparent`, `tracestate`) across the service:
+/// extracted from a request's headers, a new span id for every span, injected into outgoing
+/// calls (AsyncHTTPClient injects through the tracer it is given).
+///
+/// Spans are not exported to a collector: the service propagates the trace so that the registry
+/// and the verdict's readers see one trace, and, when `logger` is given, each ended span is one
+/// `debug` line with its ids, name and duration (never its attributes, which could hold data).
+/// A deployment with a collector bootstraps swift-otel's tracer instead; the code only speaks
+/// the `Tracer` protocol.
+///
+/// ```swift
+/// InstrumentationSystem.bootstrap(W3CTracer(logger: logger))
+/// ```
+public struct W3CTracer: Tracer {
+    public typealias Span = W3CSpan
+
+    private let logger: Logger?
+    private let rootFlags: TraceFlags
+
+    /// - Parameters:
+    ///   - logger: Where ended spans are written at `debug`. Default: nowhere.
+    ///   - sampleRootSpans: The `sampled` flag of traces this service starts (a request without a
+    ///     `traceparent`). Default: `false`: nothing here records them.
+    public init(logger: Logger? = nil, sampleRootSpans: Bool = false) {
+        self.logger = logger
+        self.rootFlags = sampleRootSpans ? .sampled : []
+    }
+
+    public func startSpan<Instant: TracerInstant>(
+        _ operationName: String,
+        context: @autoclosure () -> ServiceContext,
+        ofKind kind: SpanKind,
+        at instant: @autoclosure () -> Instant,
+        function: String,
+        file fileID: String,
+        line: UInt
+    ) -> W3CSpan {
+        var context = context()
+        let parent = context[W3CTraceContextKey.self]
+        let own =
+            if let parent {
+                TraceContext(traceID: parent.traceID, spanID: .random(), flags: parent.flags, state: parent.state)
+            } else {
+                TraceContext(traceID: .random(), spanID: .random(), flags: self.rootFlags, state: TraceState())
+            }
+        context[W3CTraceContextKey.self] = own
+        return W3CSpan(
+            operationName: operationName, kind: kind, context: context, parentSpanID: parent.map { "\($0.spanID)" },
+            startNanoseconds: instant().nanosecondsSinceEpoch, logger: self.logger)
+    }
+
+    public func forceFlush() {}
+
+    public func inject<Carrier, Inject: Injector>(
+        _ context: ServiceContext, into carrier: inout Carrier, using injector: Inject
+    ) where Inject.Carrier == Carrier {
+        guard let trace = context[W3CTraceContextKey.self] else { return }
+        injector.inject(trace.traceParentHeaderValue, forKey: "traceparent", into: &carrier)
+        if let state = trace.traceStateHeaderValue {
+            injector.inject(state, forKey: "tracestate", into: &carrier)
+        }
+    }
+
+    /// A malformed `traceparent` is ignored (a new trace starts); a malformed `tracestate` is
+    /// dropped and the `traceparent` kept, as the W3C recommendation says.
+    public func extract<Carrier, Extract: Extractor>(
+        _ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract
+    ) where Extract.Carrier == Carrier {
+        guard let parent = extractor.extract(key: "traceparent", from: carrier) else { return }
+        let state = extractor.extract(key: "tracestate", from: carrier)
+        if let trace = try? TraceContext(traceParentHeaderValue: parent, traceStateHeaderValue: state) {
+            context[W3CTraceContextKey.self] = trace
+        } else if let trace = try? TraceContext(traceParentHeaderValue: parent) {
+            context[W3CTraceContextKey.self] = trace
+        }
+    }
+}
