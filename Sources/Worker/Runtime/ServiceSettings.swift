@@ -1,6 +1,7 @@
 import Contract
 import Foundation
 import Identity
+import Registry
 
 /// The service's settings (contract section 7), read from environment
 /// variables. A missing or malformed setting stops start-up with an error
@@ -22,8 +23,16 @@ public struct ServiceSettings: Sendable {
     public var registryRateLimit = 100
     /// `REGISTRY_LIMITER`: `fleet` (shared through PostgreSQL) or `local` (this process only). Default: `fleet`.
     public var registryLimiter = "fleet"
-    /// `REGISTRY_CONCURRENCY`: HTTP connections to the registry. Default: 64.
+    /// `REGISTRY_CONCURRENCY`: HTTP connections to the registry, and calls in flight. Default: 64.
     public var registryConcurrency = 64
+    /// `REGISTRY_RATE_MARGIN_MS`: slack kept under the rate limit for clock and scheduling
+    /// error. Default: 30 ms.
+    public var registryRateMargin: Duration = .milliseconds(30)
+    /// Timeout, retries and breaker: `REGISTRY_TIMEOUT_MS` (5 s), `REGISTRY_MAX_ATTEMPTS` (4),
+    /// `REGISTRY_BACKOFF_INITIAL_MS` (100), `REGISTRY_BACKOFF_MAX_MS` (5,000),
+    /// `REGISTRY_BREAKER_FAILURES` (5), `REGISTRY_BREAKER_OPEN_MS` (5,000). Its scheduler's
+    /// calls in flight follow `registryConcurrency`.
+    public var registryClient = ResilientRegistryClient.Configuration()
     /// `SUBJECT_REF_KEY`: base64 of at least 16 bytes. Required.
     public var subjectRefKey: [UInt8]
     /// `OPS_PORT`. Default: 8080.
@@ -99,6 +108,16 @@ public struct ServiceSettings: Sendable {
             settings.registryLimiter = limiter
         }
         if let concurrency = try integer("REGISTRY_CONCURRENCY", 1...4_096) { settings.registryConcurrency = concurrency }
+        if let ms = try integer("REGISTRY_RATE_MARGIN_MS", 1...999) { settings.registryRateMargin = .milliseconds(ms) }
+        if let ms = try integer("REGISTRY_TIMEOUT_MS", 1...600_000) { settings.registryClient.callTimeout = .milliseconds(ms) }
+        if let n = try integer("REGISTRY_MAX_ATTEMPTS", 1...20) { settings.registryClient.retry.maxAttempts = n }
+        if let ms = try integer("REGISTRY_BACKOFF_INITIAL_MS", 1...600_000) { settings.registryClient.retry.initialBackoff = .milliseconds(ms) }
+        if let ms = try integer("REGISTRY_BACKOFF_MAX_MS", 1...3_600_000) { settings.registryClient.retry.maxBackoff = .milliseconds(ms) }
+        if settings.registryClient.retry.maxBackoff < settings.registryClient.retry.initialBackoff {
+            throw SettingsError(setting: "REGISTRY_BACKOFF_MAX_MS", problem: "must not be below REGISTRY_BACKOFF_INITIAL_MS")
+        }
+        if let n = try integer("REGISTRY_BREAKER_FAILURES", 1...10_000) { settings.registryClient.circuitBreaker.failureThreshold = n }
+        if let ms = try integer("REGISTRY_BREAKER_OPEN_MS", 1...3_600_000) { settings.registryClient.circuitBreaker.openDuration = .milliseconds(ms) }
         if let port = try integer("OPS_PORT", 0...65_535) { settings.opsPort = port }
         if let n = try integer("DEADLINE_COUNTER_SECONDS", 1...86_400 * 7) { settings.worker.deadlines[.counter] = .seconds(n) }
         if let n = try integer("DEADLINE_REGISTRATION_SECONDS", 1...86_400 * 7) { settings.worker.deadlines[.registration] = .seconds(n) }

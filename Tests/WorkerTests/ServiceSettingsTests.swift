@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import Registry
+import Testing
+import Worker
+
+@Suite("Service settings from the environment")
+struct ServiceSettingsTests {
+    let complete = [
+        "KAFKA_BROKERS": "127.0.0.1:9092", "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+        "REGISTRY_URL": "http://127.0.0.1:8089", "REGISTRY_TOKEN": "t", "SUBJECT_REF_KEY": "MDEyMzQ1Njc4OWFiY2RlZg==",
+    ]
+
+    @Test("registry timeout, retries, backoff, breaker and rate margin are read, with documented defaults")
+    func registrySettings() throws {
+        let defaults = try ServiceSettings.fromEnvironment(complete)
+        #expect(defaults.registryClient == ResilientRegistryClient.Configuration())
+        #expect(defaults.registryRateMargin == .milliseconds(30))
+
+        let settings = try ServiceSettings.fromEnvironment(
+            complete.merging([
+                "REGISTRY_TIMEOUT_MS": "1500", "REGISTRY_MAX_ATTEMPTS": "2", "REGISTRY_BACKOFF_INITIAL_MS": "50",
+                "REGISTRY_BACKOFF_MAX_MS": "800", "REGISTRY_BREAKER_FAILURES": "9", "REGISTRY_BREAKER_OPEN_MS": "12000",
+                "REGISTRY_RATE_MARGIN_MS": "60", "REGISTRY_CONCURRENCY": "16",
+            ]) { $1 })
+        #expect(settings.registryClient.callTimeout == .milliseconds(1500))
+        #expect(settings.registryClient.retry.maxAttempts == 2)
+        #expect(settings.registryClient.retry.initialBackoff == .milliseconds(50))
+        #expect(settings.registryClient.retry.maxBackoff == .milliseconds(800))
+        #expect(settings.registryClient.circuitBreaker.failureThreshold == 9)
+        #expect(settings.registryClient.circuitBreaker.openDuration == .seconds(12))
+        #expect(settings.registryRateMargin == .milliseconds(60))
+        #expect(settings.registryConcurrency == 16)
+    }
+
+    @Test(
+        "a malformed registry setting is named",
+        arguments: [
+            ("REGISTRY_TIMEOUT_MS", "0"), ("REGISTRY_MAX_ATTEMPTS", "many"), ("REGISTRY_BACKOFF_INITIAL_MS", "-1"),
+            ("REGISTRY_BACKOFF_MAX_MS", "10"), ("REGISTRY_BREAKER_FAILURES", "0"), ("REGISTRY_BREAKER_OPEN_MS", "x"),
+            ("REGISTRY_RATE_MARGIN_MS", "1000"),
+        ])
+    func malformed(_ name: String, _ value: String) {
+        var environment = complete
+        environment[name] = value
+        #expect(performing: { try ServiceSettings.fromEnvironment(environment) }, throws: { error in
+            (error as? SettingsError)?.setting == name
+        })
+    }
+
+    @Test("the runtime builds its registry client from the settings")
+    func runtimeUsesSettings() async throws {
+        var settings = try ServiceSettings.fromEnvironment(
+            complete.merging(["REGISTRY_TIMEOUT_MS": "1500", "REGISTRY_CONCURRENCY": "16", "REGISTRY_LIMITER": "local"]) { $1 })
+        settings.kafkaBrokers = ["127.0.0.1:1"]
+        var logger = Logger(label: "settings-test")
+        logger.logLevel = .critical
+        let runtime = try WorkerRuntime(settings: settings, logger: logger)
+        #expect(runtime.registry.configuration.callTimeout == .milliseconds(1500))
+        #expect(runtime.registry.configuration.scheduler.maxConcurrentCalls == 16)
+        #expect(runtime.transport.configuration.concurrency == 16)
+        await runtime.consumer.close()
+        await runtime.shutdown()
+    }
+}
