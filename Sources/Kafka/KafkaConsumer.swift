@@ -12,6 +12,7 @@ public final class KafkaConsumer: Sendable {
     private let handle: RDKafkaHandle
     private let context: ConsumerContext
     private let blocking: BlockingCalls
+    private let poller: ConsumerPoller
     private let pollThread: PollThread
     private let closed = Atomic<Bool>(false)
     private let logger: Logger
@@ -43,6 +44,7 @@ public final class KafkaConsumer: Sendable {
             }
         }
         let poller = ConsumerPoller(handle: handle, context: context, batchSize: configuration.pollBatchSize)
+        self.poller = poller
         self.pollThread = PollThread(
             name: "kafka-consumer-poll",
             body: { poller.pollOnce() },
@@ -174,10 +176,13 @@ public final class KafkaConsumer: Sendable {
         await blocking.shutdown()
     }
 
-    func take() async -> [KafkaConsumerEvent] {
-        let (events, action) = await context.buffer.take()
-        if action == .resume { context.applyFlowControl() }
-        return events
+    /// The buffered events, with their messages copied here, on the caller's
+    /// thread. A resume is left to the poll thread (woken now), since it asks
+    /// librdkafka for the assignment, a round trip that must not block this task.
+    func take(_ reader: inout RDKafkaMessageReader) async -> [KafkaConsumerEvent] {
+        let (entries, action) = await context.buffer.take()
+        if action == .resume { poller.wake() }
+        return reader.events(from: entries)
     }
 }
 
@@ -190,10 +195,15 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
         let consumer: KafkaConsumer
         var pending: [KafkaConsumerEvent] = []
         var index = 0
+        var reader = RDKafkaMessageReader()
+
+        init(consumer: KafkaConsumer) {
+            self.consumer = consumer
+        }
 
         public mutating func next() async -> KafkaConsumerEvent? {
             if index == pending.count {
-                pending = await consumer.take()
+                pending = await consumer.take(&reader)
                 index = 0
                 if pending.isEmpty { return nil }
             }
@@ -201,7 +211,8 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
             return pending[index]
         }
 
-        /// Everything available now (at least one event), for callers that handle batches.
+        /// What is available now (at least one event), for callers that handle
+        /// batches: about a poll batch (`pollBatchSize`) at a time.
         public mutating func nextBatch() async -> [KafkaConsumerEvent] {
             if index < pending.count {
                 let rest = Array(pending[index...])
@@ -211,7 +222,7 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
             }
             pending = []
             index = 0
-            return await consumer.take()
+            return await consumer.take(&reader)
         }
     }
 

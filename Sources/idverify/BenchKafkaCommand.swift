@@ -18,10 +18,19 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     @Option(help: "Messages per Swift send() batch.") var batch: Int = 10_000
     @Option(help: "Swift send() batches in flight at once.") var inFlight: Int = 4
     @Option(help: "Runs of each measurement; the best is reported.") var runs: Int = 3
+    @Option(help: "Consumers to run: both, c or swift (one side alone is for profiling).") var consumers: String = "both"
+    @Flag(help: "Per run: when each consume ran (CLOCK_MONOTONIC, for `perf report --time`) and its stalls.")
+    var verbose = false
+    @Option(help: "Log level of the Kafka clients (debug shows the consumer's flow control).") var logLevel: String = "error"
+
+    func validate() throws {
+        guard ["both", "c", "swift"].contains(consumers) else { throw ValidationError("--consumers: both, c or swift") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: trace, debug, info, … critical") }
+    }
 
     func run() async throws {
         var logger = Logger(label: "bench")
-        logger.logLevel = .error
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .error
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger)
         let brokers = cluster.bootstrapServers
         print("embedded broker \(brokers); \(messages) messages of \(size) B, \(partitions) partitions, best of \(runs)")
@@ -41,12 +50,37 @@ struct BenchKafkaCommand: AsyncParsableCommand {
 
             try await checkStored(cluster: cluster, topic: swiftTopic, logger: logger)
 
-            let cConsumeSeconds = ckb_consume(brokers, cTopic, "bench-c-group-\(run)", Int64(messages))
-            guard cConsumeSeconds > 0 else { throw ValidationError("C consume failed") }
-            cConsume = max(cConsume, Double(messages) / cConsumeSeconds)
-
-            let swiftConsumeSeconds = try await consumeSwift(brokers: brokers, topic: cTopic, group: "bench-swift-group-\(run)", logger: logger)
-            swiftConsume = max(swiftConsume, Double(messages) / swiftConsumeSeconds)
+            // Both read the same messages (the C topic) with the same settings;
+            // the order alternates so that neither always goes first.
+            var c = ckb_consume_stats(), swift = ckb_consume_stats()
+            var cRate = 0.0, swiftRate = 0.0
+            for side in run % 2 == 0 ? ["c", "swift"] : ["swift", "c"] where consumers == "both" || consumers == side {
+                if side == "c" {
+                    let seconds = ckb_consume(brokers, cTopic, "bench-c-group-\(run)", Int64(messages), &c)
+                    guard seconds > 0 else { throw ValidationError("C consume failed") }
+                    cRate = Double(messages) / seconds
+                } else {
+                    swift = try await consumeSwift(
+                        brokers: brokers, topic: cTopic, group: "bench-swift-group-\(run)", logger: logger)
+                    swiftRate = Double(messages) / (swift.end - swift.start)
+                }
+            }
+            if consumers == "both" && c.checksum != swift.checksum {
+                throw ValidationError("C and Swift read different contents (checksums \(c.checksum), \(swift.checksum))")
+            }
+            cConsume = max(cConsume, cRate)
+            swiftConsume = max(swiftConsume, swiftRate)
+            print(String(
+                format: "run %d: produce C %.0f Swift %.0f msg/s; consume C %.0f Swift %.0f msg/s (%.1f%%)",
+                run + 1, Double(messages) / cSeconds, Double(messages) / swiftSeconds, cRate, swiftRate,
+                cRate > 0 ? 100 * swiftRate / cRate : 0))
+            if verbose {
+                for (name, stats) in [("C", c), ("Swift", swift)] where stats.end > 0 {
+                    print(String(
+                        format: "  %@ consume: monotonic %.3f to %.3f, %d stalls over 50 ms, %.3f s in all",
+                        name as NSString, stats.start, stats.end, stats.stalls, stats.stalled_seconds))
+                }
+            }
         }
         func row(_ name: String, _ c: Double, _ swift: Double) {
             print(String(format: "%-8@ C %10.0f msg/s   Swift %10.0f msg/s   Swift/C %5.1f%%", name as NSString, c, swift, 100 * swift / c))
@@ -104,28 +138,51 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         }
     }
 
-    private func consumeSwift(brokers: String, topic: String, group: String, logger: Logger) async throws -> Double {
+    /// Reads every field an application would (as the C side does), folded
+    /// into the same checksum; times and stalls as the C side measures them.
+    private func consumeSwift(brokers: String, topic: String, group: String, logger: Logger) async throws -> ckb_consume_stats {
         var configuration = KafkaConsumerConfiguration(bootstrapServers: [brokers], groupID: group, topics: [topic])
         configuration.maxBufferedMessages = 50_000
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         var iterator = consumer.events.makeAsyncIterator()
         var count = 0
-        var start: ContinuousClock.Instant?
-        var bytes = 0
+        var stats = ckb_consume_stats()
         while count < messages {
             let events = await iterator.nextBatch()
             if events.isEmpty { break }
+            let arrived = ckb_now()
+            let before = count
             for event in events {
                 if case .message(let message) = event {
-                    if start == nil { start = .now }
-                    bytes &+= message.value.count
+                    stats.checksum &+= Self.touch(message)
                     count += 1
                 }
             }
+            if count == before { continue }
+            if before == 0 {
+                stats.start = arrived
+            } else if arrived - stats.end > 0.05 {
+                stats.stalls += 1
+                stats.stalled_seconds += arrived - stats.end
+            }
+            stats.end = ckb_now()
         }
-        let elapsed = (start ?? .now).duration(to: .now)
         await consumer.close()
         guard count >= messages else { throw ValidationError("Swift consumed only \(count)") }
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return stats
+    }
+
+    /// The C side's `touch` in bench.c, over a `KafkaMessage`.
+    private static func touch(_ m: KafkaMessage) -> UInt64 {
+        var sum = UInt64(bitPattern: Int64(m.partition)) &+ UInt64(bitPattern: m.offset)
+        sum &+= UInt64(m.value.count) &+ UInt64(m.key?.count ?? 0)
+        sum &+= UInt64(bitPattern: m.timestampMilliseconds)
+        sum &+= UInt64(m.topic.utf8.first ?? 0)
+        if let first = m.value.first, let last = m.value.last { sum &+= UInt64(first) &+ UInt64(last) }
+        if let key = m.key, let first = key.first { sum &+= UInt64(first) }
+        for header in m.headers {
+            sum &+= UInt64(header.name.utf8.first ?? 0) &+ UInt64(header.value?.count ?? 0)
+        }
+        return sum
     }
 }
