@@ -24,6 +24,9 @@ struct BenchWorkerCommand: AsyncParsableCommand {
     @Option(help: "Requests per second of the latency run.") var steadyRate: Int = 2_000
     @Option(help: "Seconds of the latency run.") var steadySeconds: Int = 20
     @Option(help: "Which runs: throughput,quota,latency.") var runs: String = "throughput,quota,latency"
+    @Option(help: "Registry calls in flight (REGISTRY_CONCURRENCY).") var registryConcurrency: Int = ServiceSettings.defaultRegistryConcurrency
+    @Option(help: "Rate limiter: fleet (through PostgreSQL) or local (REGISTRY_LIMITER).") var limiter: String = "fleet"
+    @Option(help: "Requests in flight in the worker (WORKER_MAX_IN_FLIGHT).") var maxInFlight: Int = WorkerConfiguration().maxInFlight
 
     func run() async throws {
         var logger = Logger(label: "bench")
@@ -32,6 +35,7 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(BenchMetricsFactory(recorder: recorder))
         let databaseURL = try ProcessInfo.processInfo.environment["DATABASE_URL"] ?? LocalPostgres.start()
         let selected = Set(runs.split(separator: ",").map(String.init))
+        print("worker settings: REGISTRY_CONCURRENCY=\(registryConcurrency) REGISTRY_LIMITER=\(limiter) WORKER_MAX_IN_FLIGHT=\(maxInFlight)")
         try await RegistrySimulator.withRunning(configuration: .init(port: 0, population: 1_000_000), logger: logger) { simulator in
             if selected.contains("throughput") {
                 try await throughput(simulator: simulator, databaseURL: databaseURL, logger: logger)
@@ -61,6 +65,9 @@ struct BenchWorkerCommand: AsyncParsableCommand {
             kafkaBrokers: [cluster.bootstrapServers], databaseURL: try await BenchDatabase.fresh(databaseURL, name: name, logger: logger),
             registryURL: simulator.baseURL, registryToken: simulator.token, subjectRefKey: Array("bench-subject-ref-key-000000".utf8))
         settings.registryRateLimit = rateLimit
+        settings.registryConcurrency = registryConcurrency
+        settings.registryLimiter = limiter
+        settings.worker.maxInFlight = maxInFlight
         settings.kafkaProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
         let runtime = try WorkerRuntime(settings: settings, logger: logger)
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: logger)

@@ -21,6 +21,7 @@ final class CapturedLogs: Sendable {
 }
 
 struct CapturingLogHandler: LogHandler {
+    static let echo = ProcessInfo.processInfo.environment["WORKER_TEST_LOGS"] == "1"
     let sink: CapturedLogs
     var logLevel: Logger.Level = .trace
     var metadata: Logger.Metadata = [:]
@@ -31,7 +32,10 @@ struct CapturingLogHandler: LogHandler {
     }
     func log(event: LogEvent) {
         let all = metadata.merging(metadataProvider?.get() ?? [:]) { $1 }.merging(event.metadata ?? [:]) { $1 }
-        sink.append("\(event.level) \(event.message) \(all.map { "\($0)=\($1)" }.joined(separator: " "))")
+        let line = "\(event.level) \(event.message) \(all.map { "\($0)=\($1)" }.joined(separator: " "))"
+        sink.append(line)
+        // WORKER_TEST_LOGS=1 echoes the lines, for debugging a test.
+        if Self.echo { FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }
 }
 
@@ -108,13 +112,22 @@ final class WorkerHarness: Sendable {
 
     /// Runs a worker (in this process) while `body` runs, then shuts it down gracefully.
     func withWorker<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await withWorker(adjusting: { _ in }) { _ in try await body() }
+    }
+
+    /// The same, with settings adjusted for this run, and the runtime handed to `body`.
+    func withWorker<T: Sendable>(
+        adjusting adjust: (inout ServiceSettings) -> Void, _ body: @Sendable (WorkerRuntime) async throws -> T
+    ) async throws -> T {
+        var settings = self.settings
+        adjust(&settings)
         let runtime = try WorkerRuntime(settings: settings, logger: logger, tracer: tracer)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: WorkerService(runtime: runtime, logger: logger))], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
-                let result = try await body()
+                let result = try await body(runtime)
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
                 return result
@@ -151,6 +164,18 @@ final class WorkerHarness: Sendable {
             }
             return messages
         }
+    }
+
+    /// Messages in a topic now (the sum of its partitions' high watermarks).
+    func messageCount(_ topic: String) async throws -> Int {
+        var quiet = Logger(label: "counter")
+        quiet.logLevel = .critical
+        let consumer = try KafkaConsumer(
+            configuration: .init(bootstrapServers: [cluster.bootstrapServers], groupID: "count-\(UUID())", topics: []), logger: quiet)
+        var total: Int64 = 0
+        for partition in 0..<3 { total += try await consumer.watermarks(TopicPartition(topic: topic, partition: Int32(partition))).high }
+        await consumer.close()
+        return Int(total)
     }
 
     func verdicts(count: Int, seconds: Double = 60) async throws -> [Verdict] {

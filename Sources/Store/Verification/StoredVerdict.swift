@@ -1,3 +1,4 @@
+import PostgresNIO
 import Contract
 import Foundation
 
@@ -109,12 +110,32 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     public var code: Code
     public var operation: String
+    /// What the database or its client said, as codes only (PostgresNIO's error code and the
+    /// server's SQLSTATE): never a message, which can quote the data.
+    public var cause: String?
     public var isRetriable: Bool { code == .query }
 
-    public init(code: Code, operation: String) {
+    public init(code: Code, operation: String, cause: (any Error)? = nil) {
         self.code = code
         self.operation = operation
+        self.cause = cause.map(Self.summary)
     }
 
-    public var description: String { "StoreError(\(code)): \(operation)" }
+    public var description: String {
+        "StoreError(\(code)): \(operation)" + (cause.map { " (\($0))" } ?? "")
+    }
+
+    static func summary(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let state = error.serverInfo?[.sqlState] { return "\(error.code), SQLSTATE \(state)" }
+            return "\(error.code)"
+        }
+        if let error = error as? PostgresTransactionError {
+            let inner = error.beginError ?? error.closureError ?? error.commitError ?? error.rollbackError
+            return "transaction: " + (inner.map(summary) ?? "?")
+        }
+        // The pool's error is a struct of cases with no data: its description is safe.
+        let type = String(describing: Swift.type(of: error))
+        return type == "ConnectionPoolError" ? "\(error)" : type
+    }
 }

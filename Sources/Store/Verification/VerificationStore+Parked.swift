@@ -79,7 +79,7 @@ extension VerificationStore {
                 }
             }
         } catch {
-            throw StoreError(code: .query, operation: "park checks")
+            throw StoreError(code: .query, operation: "park checks", cause: error)
         }
     }
 
@@ -114,7 +114,7 @@ extension VerificationStore {
             }
             return checks
         } catch {
-            throw StoreError(code: .query, operation: "lease parked checks")
+            throw StoreError(code: .query, operation: "lease parked checks", cause: error)
         }
     }
 
@@ -127,7 +127,7 @@ extension VerificationStore {
                 WHERE request_id = \(requestKey)
                 """, logger: logger)
         } catch {
-            throw StoreError(code: .query, operation: "reschedule parked check")
+            throw StoreError(code: .query, operation: "reschedule parked check", cause: error)
         }
     }
 
@@ -138,7 +138,7 @@ extension VerificationStore {
             for try await count in rows.decode(Int64.self) { return Int(count) }
             return 0
         } catch {
-            throw StoreError(code: .query, operation: "count parked checks")
+            throw StoreError(code: .query, operation: "count parked checks", cause: error)
         }
     }
 }

@@ -38,7 +38,7 @@ public struct VerificationStore: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError(code: .query, operation: "read prior verdicts")
+            throw StoreError(code: .query, operation: "read prior verdicts", cause: error)
         }
     }
 
@@ -53,7 +53,7 @@ public struct VerificationStore: Sendable {
             for try await lane in rows.decode(String.self) { lanes.insert(lane) }
             return lanes
         } catch {
-            throw StoreError(code: .query, operation: "read parked lanes")
+            throw StoreError(code: .query, operation: "read parked lanes", cause: error)
         }
     }
 
@@ -278,7 +278,7 @@ public struct VerificationStore: Sendable {
         do {
             try await client.query("DELETE FROM verdict_outbox WHERE id = ANY(\(ids))", logger: logger)
         } catch {
-            throw StoreError(code: .query, operation: "clear outbox")
+            throw StoreError(code: .query, operation: "clear outbox", cause: error)
         }
     }
 
@@ -301,7 +301,7 @@ public struct VerificationStore: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError(code: .query, operation: "read outbox")
+            throw StoreError(code: .query, operation: "read outbox", cause: error)
         }
     }
 

@@ -12,6 +12,9 @@ struct RequestDecider: Sendable {
         case verdict(Verdict)
         /// Unanswered within the quick window, deadline still ahead: park it.
         case park(attempts: Int)
+        /// The worker is shutting down: no outcome; the request stays unfinished and is read
+        /// again after the restart (an `unavailable` verdict here would be our fault, not the registry's).
+        case interrupted
     }
 
     let registry: ResilientRegistryClient
@@ -64,17 +67,17 @@ struct RequestDecider: Sendable {
                 if error.code == .badRequest {
                     return .verdict(verdict(request, .invalid, attempts, reasons: [ValidationReason(field: "subject", code: .registryRejected)]))
                 }
-                if error.code == .shutDown { break }
+                if error.code == .shutDown || Task.isCancelled { return .interrupted }
                 logger.debug("registry did not answer", metadata: ["registry.error.code": "\(error.code)", "request.attempts": "\(attempts)"])
             } catch {
-                break  // cancelled: shutting down
+                return .interrupted  // cancelled: shutting down
             }
             // Circuit open, token refused, or retries spent before the window: wait a little and try again.
             let left = windowEnd.timeIntervalSinceNow
             if left <= 0 { break }
             try? await Task.sleep(for: .milliseconds(Int64(min(wait, left) * 1000)))
             wait = min(wait * 2, 2)
-            if Task.isCancelled { break }
+            if Task.isCancelled { return .interrupted }
         }
         if parkAllowed, Date() < deadline {
             return .park(attempts: attempts)

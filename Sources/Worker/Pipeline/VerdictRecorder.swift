@@ -42,14 +42,19 @@ final class VerdictRecorder: Sendable {
     /// Records a decision; returns once it is committed and handed to the producer.
     func record(_ record: DecisionRecord, consumedAt: Date?, onDurable: @escaping @Sendable () -> Void) async {
         await withCheckedContinuation { continuation in
-            queue.push(Item(kind: .decision(record), consumedAt: consumedAt, onDurable: onDurable, handedOver: continuation))
+            // After shutdown nothing is recorded: the request stays unfinished and is read again.
+            if !queue.push(Item(kind: .decision(record), consumedAt: consumedAt, onDurable: onDurable, handedOver: continuation)) {
+                continuation.resume()
+            }
         }
     }
 
     /// Publishes a stored verdict again, in order with the lane's other verdicts.
     func reemit(_ verdict: PublishableVerdict, onDurable: @escaping @Sendable () -> Void) async {
         await withCheckedContinuation { continuation in
-            queue.push(Item(kind: .reemit(verdict), consumedAt: nil, onDurable: onDurable, handedOver: continuation))
+            if !queue.push(Item(kind: .reemit(verdict), consumedAt: nil, onDurable: onDurable, handedOver: continuation)) {
+                continuation.resume()
+            }
         }
     }
 

@@ -65,6 +65,9 @@ public final class VerificationWorker: Service, Sendable {
     /// Requests read and not yet finished.
     public var inFlight: Int { tracker.withLock { $0.inFlight() } }
 
+    /// Requests being decided or recorded right now (tasks, not offsets).
+    public var runningRequests: Int { lanes.activeJobs }
+
     public func run() async throws {
         await republishOutbox(olderThan: .zero)
         // The recorder outlives the other loops: on shutdown it first writes what
@@ -83,6 +86,12 @@ public final class VerificationWorker: Service, Sendable {
             let drainUntil = ContinuousClock.now + configuration.shutdownGrace
             while inFlight > 0, ContinuousClock.now < drainUntil {
                 try? await Task.sleep(for: .milliseconds(50))
+            }
+            // What is still in flight (waiting for the registry, say) is interrupted, not decided:
+            // it stays unfinished and is read again after the restart.
+            lanes.cancelAll()
+            if !(await lanes.waitUntilIdle(for: .seconds(5))) {
+                logger.warning("requests still running after shutdown", metadata: ["worker.count": "\(lanes.activeJobs)"])
             }
             group.cancelAll()
             await group.waitForAll()
@@ -275,6 +284,9 @@ public final class VerificationWorker: Service, Sendable {
                     consumedAt: read.consumedAt, onDurable: done)
             case .park(let attempts):
                 await park(read, attempts: attempts, logger: requestLogger)
+            case .interrupted:
+                // Left unfinished: its offset is not committed, so it is read again after the restart.
+                requestLogger.debug("request interrupted by shutdown; left for redelivery")
             }
         }
     }
@@ -408,6 +420,8 @@ public final class VerificationWorker: Service, Sendable {
                 let next = min(Date().addingTimeInterval(backoff), check.deadline)
                 try? await store.reschedule(requestKey: check.requestKey, nextAttemptAt: next, attempts: attempts)
                 return
+            case .interrupted:
+                return  // its lease runs out and another attempt takes it
             }
         }
         await recorder.record(record, consumedAt: check.consumedAt, onDurable: {})

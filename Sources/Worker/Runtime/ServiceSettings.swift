@@ -24,7 +24,8 @@ public struct ServiceSettings: Sendable {
     /// `REGISTRY_LIMITER`: `fleet` (shared through PostgreSQL) or `local` (this process only). Default: `fleet`.
     public var registryLimiter = "fleet"
     /// `REGISTRY_CONCURRENCY`: HTTP connections to the registry, and calls in flight. Default: 64.
-    public var registryConcurrency = 64
+    public var registryConcurrency = ServiceSettings.defaultRegistryConcurrency
+    public static let defaultRegistryConcurrency = 64
     /// `REGISTRY_RATE_MARGIN_MS`: slack kept under the rate limit for clock and scheduling
     /// error. Default: 30 ms.
     public var registryRateMargin: Duration = .milliseconds(30)

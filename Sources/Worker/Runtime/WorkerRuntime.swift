@@ -92,12 +92,21 @@ public struct WorkerService: Service {
     }
 
     public func run() async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await runtime.postgres.run() }
-            defer { group.cancelAll() }
+        // `PostgresClient.run()` stops at graceful shutdown, but the worker still writes verdicts,
+        // the outbox and offsets while it drains: the client runs outside the graceful-shutdown
+        // scope (a detached task) and is stopped once the worker is done.
+        let postgres = runtime.postgres
+        let client = Task.detached { await postgres.run() }
+        do {
             try await runtime.migrate(logger: logger)
             try await runtime.worker.run()
-            await runtime.shutdown()
+        } catch {
+            client.cancel()
+            await client.value
+            throw error
         }
+        await runtime.shutdown()
+        client.cancel()
+        await client.value
     }
 }

@@ -11,13 +11,17 @@ final class BatchQueue<Element: Sendable>: Sendable {
 
     private let state = Mutex(State())
 
-    func push(_ element: Element) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+    /// Adds an item; `false` (and nothing added) once the queue is finished.
+    @discardableResult
+    func push(_ element: Element) -> Bool {
+        let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            if state.finished { return (false, nil) }
             state.items.append(element)
             defer { state.waiter = nil }
-            return state.waiter
+            return (true, state.waiter)
         }
         waiter?.resume()
+        return accepted
     }
 
     /// Up to `max` items, waiting for at least one; empty once finished and drained.
