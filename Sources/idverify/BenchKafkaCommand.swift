@@ -16,7 +16,9 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     @Option(help: "Value size in bytes.") var size: Int = 100
     @Option(help: "Partitions (keep each under the mock's ~5 MiB retention).") var partitions: Int = 32
     @Option(help: "Messages per Swift send() batch.") var batch: Int = 10_000
-    @Option(help: "Swift send() batches in flight at once.") var inFlight: Int = 4
+    // 10 × 10,000 = librdkafka's default queue.buffering.max.messages (100,000), the most
+    // messages the C loop keeps outstanding: both sides then produce at the same depth.
+    @Option(help: "Swift send() batches in flight at once.") var inFlight: Int = 10
     @Option(help: "Runs of each measurement; the best is reported.") var runs: Int = 3
     @Option(help: "Consumers to run: both, c or swift (one side alone is for profiling).") var consumers: String = "both"
     @Flag(help: "Per run: when each consume ran (CLOCK_MONOTONIC, for `perf report --time`) and its stalls.")
