@@ -192,7 +192,7 @@ public struct VerificationStore: Sendable {
             let hasKey = f.map { $0.record.messageKey != nil }
             let messageKeys = f.map { ByteBuffer(bytes: $0.record.messageKey ?? []) }
             let values = f.map { ByteBuffer(bytes: $0.value) }
-            let headers = f.map { StoredHeaders.encode($0.headers) }
+            let headers = f.map { MessageHeader.jsonPairs($0.headers) }
             let inserted = try await connection.query(
                 """
                 INSERT INTO verification_results (request_id, verdict_id, channel, agency_code, outcome, attempts,
@@ -245,7 +245,7 @@ public struct VerificationStore: Sendable {
         let outboxHasKey = publishables.map { $0.0.messageKey != nil }
         let outboxMessageKeys = publishables.map { ByteBuffer(bytes: $0.0.messageKey ?? []) }
         let outboxValues = publishables.map { ByteBuffer(bytes: $0.0.value) }
-        let outboxHeaders = publishables.map { StoredHeaders.encode($0.0.headers) }
+        let outboxHeaders = publishables.map { MessageHeader.jsonPairs($0.0.headers) }
         let outboxRows = try await connection.query(
             """
             INSERT INTO verdict_outbox (request_id, topic, message_key, verdict, verdict_headers)
@@ -314,7 +314,7 @@ public struct VerificationStore: Sendable {
     }
 
     static func publishable(_ key: String, _ messageKey: ByteBuffer?, _ value: ByteBuffer, _ headers: String) throws -> PublishableVerdict {
-        guard let decoded = StoredHeaders.decode(headers) else {
+        guard let decoded = MessageHeader.fromJSONPairs(headers) else {
             throw StoreError(code: .corruptRow, operation: "verdict headers")
         }
         return PublishableVerdict(

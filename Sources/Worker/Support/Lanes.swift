@@ -63,6 +63,5 @@ final class Lanes: Sendable {
         }
     }
 
-    var activeLanes: Int { state.withLock { $0.tails.count } }
     var activeJobs: Int { state.withLock { $0.running.count } }
 }
