@@ -9,6 +9,8 @@ final class ConsumerContext: RDKafkaCallbackContext, @unchecked Sendable {  // m
     let buffer: ConsumerEventBuffer
     let configuration: KafkaConsumerConfiguration
     let closing = Atomic<Bool>(false)
+    /// Bumped on every assignment change, so that the poll thread forgets the offsets it delivered.
+    let assignmentGeneration = Atomic<UInt64>(0)
     private let handleBox = Mutex<RDKafkaHandleRef?>(nil)
     private let pauseState = Mutex(PauseState())
 
@@ -137,6 +139,7 @@ final class ConsumerContext: RDKafkaCallbackContext, @unchecked Sendable {  // m
         rk: OpaquePointer, err: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
     ) {
         let list = RDKafkaTopicPartitionList.elements(partitions).map(\.0)
+        assignmentGeneration.add(1, ordering: .releasing)
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             let assignErr = rd_kafka_assign(rk, partitions)

@@ -12,6 +12,17 @@ final class ConsumerPoller: @unchecked Sendable {  // poll-thread state; `wake` 
     private let batchSize: Int
     private let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     private var reader = RDKafkaMessageReader()
+    /// The last offset handed over per partition (by topic handle address) in this assignment:
+    /// the seek that restarts fetching after a resume can race a fetch already under way, and
+    /// librdkafka then delivers that range twice. Offsets only grow within a partition, so
+    /// anything at or below the last one handed over is such a repeat and is dropped.
+    private var delivered: [DeliveredKey: Int64] = [:]
+    private var generation: UInt64 = 0
+
+    private struct DeliveredKey: Hashable {
+        let topic: Int
+        let partition: Int32
+    }
 
     init(handle: RDKafkaHandle, context: ConsumerContext, batchSize: Int) {
         self.handle = handle
@@ -45,6 +56,11 @@ final class ConsumerPoller: @unchecked Sendable {  // poll-thread state; `wake` 
             }
         }
         if count == 0 { return }
+        let current = context.assignmentGeneration.load(ordering: .acquiring)
+        if current != generation {
+            delivered.removeAll(keepingCapacity: true)
+            generation = current
+        }
         var entries: [ConsumerBufferEntry] = []
         entries.reserveCapacity(count)
         var messageCount = 0
@@ -52,6 +68,13 @@ final class ConsumerPoller: @unchecked Sendable {  // poll-thread state; `wake` 
             guard let message = messages[i] else { continue }
             let err = message.pointee.err
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                let key = DeliveredKey(topic: Int(bitPattern: message.pointee.rkt), partition: message.pointee.partition)
+                let offset = message.pointee.offset
+                if let last = delivered[key], offset <= last {
+                    rd_kafka_message_destroy(message)
+                    continue
+                }
+                delivered[key] = offset
                 entries.append(.message(RDKafkaMessage(pointer: message)))
                 messageCount += 1
                 continue

@@ -76,6 +76,7 @@ public final class KafkaConsumer: Sendable {
     /// configuration with no `topics`. Offsets may be `KafkaOffset.beginning`
     /// or `.end`. An empty list stops reading.
     public func assign(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {
+        context.assignmentGeneration.add(1, ordering: .releasing)
         let err = RDKafkaTopicPartitionList.with(offsets.map { ($0.topicPartition, $0.offset) }) {
             rd_kafka_assign(handle.pointer, offsets.isEmpty ? nil : $0)
         }
