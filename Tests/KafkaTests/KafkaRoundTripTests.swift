@@ -71,6 +71,28 @@ struct KafkaRoundTripTests {
         #expect(late[0].error?.code == .closed)
     }
 
+    @Test("batches larger than librdkafka's queue are sent whole, two at once, in order")
+    func batchesOverQueueLimit() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: testLogger("cluster"))
+        try cluster.createTopic("overflow", partitions: 2)
+        var configuration = KafkaProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
+        // Each batch is ten times what librdkafka queues: sending it needs the
+        // queue drained while the batch is still being enqueued.
+        configuration.client.properties["queue.buffering.max.messages"] = "500"
+        let producer = try KafkaProducer(configuration: configuration, logger: testLogger("producer"))
+        let (first, second) = try await withTimeout(60, "two batches of 5,000 through a 500-message queue") {
+            async let first = producer.send(
+                (0..<5_000).map { KafkaOutgoingMessage(topic: "overflow", partition: 0, key: nil, value: Array("a\($0)".utf8)) })
+            async let second = producer.send(
+                (0..<5_000).map { KafkaOutgoingMessage(topic: "overflow", partition: 1, key: nil, value: Array("b\($0)".utf8)) })
+            return await (first, second)
+        }
+        #expect(first.allSatisfy { $0.error == nil } && second.allSatisfy { $0.error == nil })
+        #expect(first.map(\.offset) == (0..<5_000).map(Int64.init))
+        #expect(second.map(\.offset) == (0..<5_000).map(Int64.init))
+        await producer.close()
+    }
+
     @Test("a malformed configuration fails with an error naming the property")
     func malformedConfiguration() throws {
         var unknown = KafkaProducerConfiguration(bootstrapServers: ["127.0.0.1:1"])
