@@ -156,7 +156,9 @@ public struct VerificationStore: Sendable {
             }
             var verdict = record.verdict
             if let change = record.dossier, var row = dossiers[change.code] {
-                if change.occurredAt >= row.occurredAt {
+                // Compared in whole microseconds, PostgreSQL's precision: the same instant read
+                // back from the database can differ from the request's `Date` in the last bit.
+                if Self.microseconds(change.occurredAt) >= Self.microseconds(row.occurredAt) {
                     row.state = DossierState(after: verdict.outcome).rawValue
                     row.occurredAt = change.occurredAt
                     row.lastRequest = record.requestKey
@@ -320,5 +322,12 @@ public struct VerificationStore: Sendable {
         return PublishableVerdict(
             requestKey: key, messageKey: messageKey.map { Array($0.readableBytesView) },
             value: Array(value.readableBytesView), headers: decoded)
+    }
+}
+
+extension VerificationStore {
+    /// An instant in whole microseconds since 1970, as PostgreSQL's `timestamptz` holds it.
+    static func microseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
     }
 }
