@@ -13,6 +13,17 @@ public final class EmbeddedKafkaCluster: Sendable {
     public let bootstrapServers: String
     public let brokerCount: Int
 
+    /// librdkafka properties for a consumer of this cluster (dev, benchmarks, tests):
+    /// - `fetch.wait.max.ms=10`: the mock holds a fetch that finds no data for the whole wait
+    ///   (librdkafka's default 500 ms) and does not answer when data arrives meanwhile, as a real
+    ///   broker does; consumers then saw requests in bursts up to half a second old. Measured: worker
+    ///   latency at 1,000 requests/s, p50 206 ms → 35 ms.
+    /// - `session.timeout.ms=6000`, `heartbeat.interval.ms=500`: quick rebalances (the mock never
+    ///   assigns with a session timeout of 2,000 ms).
+    public static let consumerProperties: [String: String] = [
+        "fetch.wait.max.ms": "10", "session.timeout.ms": "6000", "heartbeat.interval.ms": "500",
+    ]
+
     public init(brokers: Int = 1, logger: Logger) throws(KafkaError) {
         let context = RDKafkaCallbackContext(logger: logger)
         // The cluster needs a client handle to live in; one without brokers will do.

@@ -53,6 +53,9 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         let cluster: EmbeddedKafkaCluster
         let runtime: WorkerRuntime
         let producer: KafkaProducer
+        /// Reads the verdict topic's high watermarks: one client for the whole run, since a new one
+        /// every 100 ms (threads, connection, metadata) took CPU from the worker being measured.
+        let counter: KafkaConsumer
         let topics = Topics()
     }
 
@@ -68,10 +71,13 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         settings.registryConcurrency = registryConcurrency
         settings.registryLimiter = limiter
         settings.worker.maxInFlight = maxInFlight
-        settings.kafkaProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
+        settings.kafkaProperties = EmbeddedKafkaCluster.consumerProperties
         let runtime = try WorkerRuntime(settings: settings, logger: logger)
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: logger)
-        return Setup(cluster: cluster, runtime: runtime, producer: producer)
+        let counter = try KafkaConsumer(
+            configuration: .init(bootstrapServers: [cluster.bootstrapServers], groupID: "bench-count", topics: []),
+            logger: Logger(label: "count"))
+        return Setup(cluster: cluster, runtime: runtime, producer: producer, counter: counter)
     }
 
     private func requests(_ count: Int, from start: Int, population: SyntheticPopulation, topics: Topics) -> [KafkaOutgoingMessage] {
@@ -83,12 +89,8 @@ struct BenchWorkerCommand: AsyncParsableCommand {
     }
 
     private func verdictsStored(_ setup: Setup) async throws -> Int64 {
-        let consumer = try KafkaConsumer(
-            configuration: .init(bootstrapServers: [setup.cluster.bootstrapServers], groupID: "bench-count", topics: []),
-            logger: Logger(label: "count"))
         var total: Int64 = 0
-        for p in 0..<24 { total += try await consumer.watermarks(TopicPartition(topic: setup.topics.verdicts, partition: Int32(p))).high }
-        await consumer.close()
+        for p in 0..<24 { total += try await setup.counter.watermarks(TopicPartition(topic: setup.topics.verdicts, partition: Int32(p))).high }
         return total
     }
 
@@ -125,6 +127,7 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         _ = firstSeen
         print(String(format: "throughput: %d requests (mixed channels, 1/3 submissions), %.1f s from first verdict to last: %.0f verdicts/s", messages, seconds, Double(messages) / seconds))
         await setup.producer.close()
+        await setup.counter.close()
     }
 
     private func quota(simulator: RunningSimulator, databaseURL: String, logger: Logger) async throws {
@@ -133,16 +136,25 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         let setup = try await setUp("bench_quota", simulator: simulator, databaseURL: databaseURL, rateLimit: rateLimit, logger: logger)
         let backlog = requests(rateLimit * (quotaSeconds + 10), from: 1_000_000, population: simulator.simulator.population, topics: setup.topics)
         _ = await setup.producer.send(backlog)
-        try await withWorker(setup, logger: logger) {
-            try await Task.sleep(for: .seconds(Double(quotaSeconds) + 5))
+        // Steady state: calls counted over `quotaSeconds`, starting 3 s after the first call (the
+        // group join, the first leases and the first calls in flight are behind by then).
+        let simulatorState = simulator.simulator
+        let steady = try await withWorker(setup, logger: logger) {
+            while simulatorState.statistics().totalCalls == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            try await Task.sleep(for: .seconds(3))
+            let before = simulatorState.statistics()
+            try await Task.sleep(for: .seconds(quotaSeconds))
+            let after = simulatorState.statistics()
+            return Double(after.totalCalls - before.totalCalls) / (after.elapsedSeconds - before.elapsedSeconds)
         }
         let stats = simulator.simulator.statistics()
-        // The steady part: from the first call, over the run.
         let calls = Double(stats.totalCalls)
         let span = max((stats.lastCallAtSeconds ?? 0) - (stats.firstCallAtSeconds ?? 0), 1)
-        print(String(format: "quota: limit %d/s, registry latency 100-200 ms: busiest one-second window %d calls, mean %.1f calls/s over %.1f s (%.1f%% of the limit)",
-            rateLimit, stats.maxCallsInOneSecond, calls / span, span, 100 * calls / span / Double(rateLimit)))
+        print(String(format: "quota: limit %d/s, registry latency 100-200 ms: busiest one-second window %d calls; steady %.1f calls/s over %d s (%.1f%% of the limit); whole run %.1f calls/s over %.1f s from first call to last (%.1f%%)",
+            rateLimit, stats.maxCallsInOneSecond, steady, quotaSeconds, 100 * steady / Double(rateLimit),
+            calls / span, span, 100 * calls / span / Double(rateLimit)))
         await setup.producer.close()
+        await setup.counter.close()
     }
 
     private func latency(simulator: RunningSimulator, databaseURL: String, recorder: LatencyRecorder, logger: Logger) async throws {
@@ -168,6 +180,7 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         let (p50, p99, count) = recorder.percentiles()
         print(String(format: "latency: %d requests/s for %d s, consume to verdict published: p50 %.1f ms, p99 %.1f ms (%d verdicts)", steadyRate, steadySeconds, p50 * 1000, p99 * 1000, count))
         await setup.producer.close()
+        await setup.counter.close()
     }
 }
 

@@ -47,7 +47,7 @@ struct DevCommand: AsyncParsableCommand {
                 subjectRefKey: Array("dev-subject-ref-key-not-secret".utf8))
             settings.registryRateLimit = registryRateLimit
             settings.opsPort = opsPort
-            settings.kafkaProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
+            settings.kafkaProperties = EmbeddedKafkaCluster.consumerProperties
             let (_, workerServices) = try OpsWiring.services(settings: settings, metrics: metrics, logger: logger)
             let trafficProducer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: logger)
             var summaryConfiguration = KafkaConsumerConfiguration(

@@ -48,7 +48,7 @@ struct WorkerCrashTests {
             environment["REGISTRY_LIMITER"] = "local"
             environment["REGISTRY_RATE_LIMIT"] = "2000"
             environment["SUBJECT_REF_KEY"] = Data(harness.settings.subjectRefKey).base64EncodedString()
-            environment["KAFKA_PROPERTIES"] = "session.timeout.ms=6000;heartbeat.interval.ms=500"
+            environment["KAFKA_PROPERTIES"] = EmbeddedKafkaCluster.consumerProperties.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
             environment["OPS_PORT"] = "0"
             environment["LOG_LEVEL"] = "warning"
 

@@ -101,7 +101,7 @@ final class WorkerHarness: Sendable {
             kafkaBrokers: [cluster.bootstrapServers], databaseURL: try await freshDatabase(name),
             registryURL: simulator.baseURL, registryToken: simulator.token,
             subjectRefKey: Array("test-subject-ref-key-0123456789".utf8))
-        settings.kafkaProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
+        settings.kafkaProperties = EmbeddedKafkaCluster.consumerProperties
         settings.registryRateLimit = 2_000
         settings.registryLimiter = "local"
         settings.worker.commitInterval = .milliseconds(200)
