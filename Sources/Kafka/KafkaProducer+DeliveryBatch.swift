@@ -41,6 +41,11 @@ final class DeliveryBatch: Sendable {
         UnsafeMutableRawPointer(slots + index)
     }
 
+    /// A batch that was never handed over: drops the retain its slots hold.
+    func abandon() {
+        Unmanaged.passUnretained(self).release()
+    }
+
     /// A message that never reached librdkafka.
     func fail(index: Int, error: Int32) {
         DeliveryBatch.record(slot: slotPointer(index), partition: -1, offset: -1, error: error)
