@@ -11,7 +11,7 @@ extension ResilientRegistryClient {
         /// The circuit breaker. Default: 5 consecutive failures open it for 5 s.
         public var circuitBreaker: CircuitBreaker.Configuration
         /// Fair sharing of the rate limit between agencies and the bound on calls in flight.
-        /// Default: 64 calls in flight, equal weights.
+        /// Default: 128 calls in flight, equal weights.
         public var scheduler: FairScheduler.Configuration
 
         public init(

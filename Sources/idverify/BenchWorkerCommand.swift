@@ -6,6 +6,7 @@ import Kafka
 import Logging
 import RegistrySimulator
 import ServiceLifecycle
+import Store
 import Synchronization
 import PostgresNIO
 import Worker
@@ -146,6 +147,10 @@ struct BenchWorkerCommand: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(quotaSeconds))
             let after = simulatorState.statistics()
             return Double(after.totalCalls - before.totalCalls) / (after.elapsedSeconds - before.elapsedSeconds)
+        }
+        if let fleet = setup.runtime.limiter as? FleetRateLimiter {
+            let limiter = fleet.statistics
+            print("fleet limiter: \(limiter.leases) leases, \(limiter.slotsLeased) slots leased, \(limiter.slotsUsed) used, \(limiter.slotsSkipped) skipped; latest wake after a slot \(limiter.maxWakeLateness)")
         }
         let stats = simulator.simulator.statistics()
         let calls = Double(stats.totalCalls)

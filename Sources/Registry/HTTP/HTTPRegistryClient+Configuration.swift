@@ -7,7 +7,7 @@ extension HTTPRegistryClient {
         /// The bearer token. Required (`REGISTRY_TOKEN`). Never logged.
         public var token: String
         /// Connections to the registry at most, which is also the most calls in flight.
-        /// Default: `64` (`REGISTRY_CONCURRENCY`). Give ``FairScheduler/Configuration/maxConcurrentCalls``
+        /// Default: `128` (`REGISTRY_CONCURRENCY`). Give ``FairScheduler/Configuration/maxConcurrentCalls``
         /// the same value.
         public var concurrency: Int
         /// Time allowed to open a connection (TCP and TLS). Default: 2 s.
@@ -22,7 +22,7 @@ extension HTTPRegistryClient {
         public init(
             baseURL: String,
             token: String,
-            concurrency: Int = 64,
+            concurrency: Int = 128,
             connectTimeout: Duration = .seconds(2),
             idleTimeout: Duration = .seconds(60),
             maxResponseBytes: Int = 256 * 1024,

@@ -20,7 +20,7 @@ import Synchronization
 /// cancellation removes them at once.
 public final class FairScheduler: Sendable {
     public struct Configuration: Sendable, Hashable {
-        /// Calls in flight at most; match it to the transport's connection pool. Default: `64`
+        /// Calls in flight at most; match it to the transport's connection pool. Default: `128`
         /// (`REGISTRY_CONCURRENCY`).
         public var maxConcurrentCalls: Int
         /// Per-agency weights (calls per round) for agencies that should get more than the default.
@@ -34,7 +34,7 @@ public final class FairScheduler: Sendable {
         public var idleRestart: Duration
 
         public init(
-            maxConcurrentCalls: Int = 64,
+            maxConcurrentCalls: Int = 128,
             weights: [String: Int] = [:],
             defaultWeight: Int = 1,
             idleRestart: Duration = .seconds(30)

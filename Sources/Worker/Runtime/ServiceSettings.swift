@@ -23,9 +23,11 @@ public struct ServiceSettings: Sendable {
     public var registryRateLimit = 100
     /// `REGISTRY_LIMITER`: `fleet` (shared through PostgreSQL) or `local` (this process only). Default: `fleet`.
     public var registryLimiter = "fleet"
-    /// `REGISTRY_CONCURRENCY`: HTTP connections to the registry, and calls in flight. Default: 64.
+    /// `REGISTRY_CONCURRENCY`: HTTP connections to the registry, and calls in flight. Default: 128:
+    /// enough for the limit times the slowest answers (300/s × 200 ms = 60) with room, which 64 was
+    /// not always (quota use 89.6–97.0 % of 300/s with 64, 96.9–97.0 % with 128; docs/benchmarks.md).
     public var registryConcurrency = ServiceSettings.defaultRegistryConcurrency
-    public static let defaultRegistryConcurrency = 64
+    public static let defaultRegistryConcurrency = 128
     /// `REGISTRY_RATE_MARGIN_MS`: slack kept under the rate limit for clock and scheduling
     /// error. Default: 30 ms.
     public var registryRateMargin: Duration = .milliseconds(30)

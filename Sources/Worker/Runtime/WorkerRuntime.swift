@@ -19,6 +19,8 @@ public struct WorkerRuntime: Sendable {
     public let registry: ResilientRegistryClient
     public let store: VerificationStore
     public let worker: VerificationWorker
+    /// The registry rate limiter (local or fleet), for its statistics.
+    public let limiter: any RegistryRateLimiter
 
     /// - Parameters:
     ///   - observeTransport: wraps the registry transport (operations put a monitor
@@ -53,7 +55,7 @@ public struct WorkerRuntime: Sendable {
         let rateLimit = RegistryRateLimit(
             callsPerSecond: settings.registryRateLimit, safetyMargin: settings.registryRateMargin,
             lateTolerance: min(.milliseconds(10), settings.registryRateMargin))
-        let limiter: any RegistryRateLimiter =
+        limiter =
             settings.registryLimiter == "local"
             ? try LocalRateLimiter(rateLimit: rateLimit)
             : try FleetRateLimiter(client: postgres, configuration: .init(rateLimit: rateLimit), logger: logger)
