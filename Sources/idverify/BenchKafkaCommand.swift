@@ -42,6 +42,9 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         print("embedded broker \(brokers); \(messages) messages of \(size) B, \(partitions) partitions, best of \(runs)")
 
         var cProduce = 0.0, swiftProduce = 0.0, cConsume = 0.0, swiftConsume = 0.0
+        // Swift/C within each run: the two sides run right after each other, so the VM's speed,
+        // which drifts by a factor of two between runs here, mostly cancels out.
+        var produceRatios: [Double] = [], consumeRatios: [Double] = []
         for run in 0..<runs {
             let cTopic = "bench-c-\(run)", swiftTopic = "bench-swift-\(run)"
             try cluster.createTopic(cTopic, partitions: partitions)
@@ -77,6 +80,8 @@ struct BenchKafkaCommand: AsyncParsableCommand {
             if consumers == "both" && c.checksum != swift.checksum {
                 throw ValidationError("C and Swift read different contents (checksums \(c.checksum), \(swift.checksum))")
             }
+            if cSeconds.isFinite && swiftSeconds.isFinite { produceRatios.append(cSeconds / swiftSeconds) }
+            if cRate > 0 && swiftRate > 0 { consumeRatios.append(swiftRate / cRate) }
             cConsume = max(cConsume, cRate)
             swiftConsume = max(swiftConsume, swiftRate)
             print(String(
@@ -96,6 +101,11 @@ struct BenchKafkaCommand: AsyncParsableCommand {
         }
         row("produce", cProduce, swiftProduce)
         row("consume", cConsume, swiftConsume)
+        func median(_ ratios: [Double]) -> String {
+            guard !ratios.isEmpty else { return "-" }
+            return String(format: "%.1f%%", 100 * ratios.sorted()[ratios.count / 2])
+        }
+        print("Swift/C run by run, median: produce \(median(produceRatios)), consume \(median(consumeRatios))")
     }
 
     private func produceSwift(brokers: String, topic: String, logger: Logger) async throws -> Double {
