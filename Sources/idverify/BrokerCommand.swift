@@ -41,6 +41,9 @@ struct BrokerCommand: AsyncParsableCommand {
         }
         // Unbuffered, so a parent process reading a pipe sees it at once.
         FileHandle.standardOutput.write(Data((cluster.bootstrapServers + "\n").utf8))
+        // The mock answers an empty fetch only after the whole fetch wait (see EmbeddedKafkaCluster).
+        let advice = EmbeddedKafkaCluster.consumerProperties.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        FileHandle.standardError.write(Data("consumers of this broker: set \(advice.joined(separator: " ")) for prompt delivery\n".utf8))
         let group = ServiceGroup(
             services: [WaitForShutdown()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
