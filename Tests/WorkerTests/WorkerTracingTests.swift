@@ -77,4 +77,43 @@ struct WorkerTracingTests {
             #expect(plain.headers.string(named: "traceparent") == nil, "no traceparent is invented for a request without one")
         }
     }
+
+    @Test("a parked submission's verdict continues the request's traceparent and tracestate")
+    func parkedKeepsTraceState() async throws {
+        try await RegistrySimulator.withRunning(
+            configuration: .init(port: 0, population: 5_000, behaviour: .init(errorRate: 1))
+        ) { simulator in
+            let harness = try await WorkerHarness(name: "worker_tracing_parked", simulator: simulator, tracer: W3CTracer()) { settings in
+                settings.worker.quickRetryWindow = .seconds(1)
+                settings.worker.parkedRetryInitial = .milliseconds(500)
+                settings.worker.parkedRetryMax = .seconds(1)
+                settings.worker.parkedPollInterval = .milliseconds(200)
+            }
+            let trace = "0af7651916cd43dd8448eb211c80319c"
+            let state = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+            let request = Requests.make(.submission, sample: harness.population().sample(3), dossierCode: "TRACE-PARKED")
+            let messages = try await harness.withWorker {
+                try await harness.send(
+                    request, key: "parked",
+                    headers: [
+                        KafkaHeader(name: "traceparent", string: Self.traceParent(trace, "b7ad6b7169203331")),
+                        KafkaHeader(name: "tracestate", string: state),
+                    ])
+                // Let the quick retries run out and the check park, then bring the registry back.
+                try await withTimeout(30, "the check to park") {
+                    while !harness.logs.all.contains(where: { $0.contains("check parked") }) {
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                try simulator.simulator.setBehaviour(.init())
+                return try await harness.read(harness.topics.verdicts, count: 1)
+            }
+            #expect(harness.logs.all.contains { $0.contains("check parked") }, "the check went through the parked path")
+            let verdict = try #require(messages.first)
+            #expect((try? Verdict(json: verdict.value))?.requestId == request.requestId)
+            let parent = try #require(verdict.headers.string(named: "traceparent"))
+            #expect(parent.split(separator: "-")[1] == Substring(trace))
+            #expect(verdict.headers.string(named: "tracestate") == state)
+        }
+    }
 }

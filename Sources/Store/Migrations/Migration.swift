@@ -26,5 +26,6 @@ extension Migration {
         .registryQuota,  // 1
         .verification,  // 2
         .registryQuotaClock,  // 3
+        .parkedTraceState,  // 4
     ]
 }

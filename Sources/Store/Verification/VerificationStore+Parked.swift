@@ -12,6 +12,8 @@ public struct ParkedCheck: Sendable {
     public var laneKey: String
     public var messageKey: [UInt8]?
     public var traceparent: String?
+    /// The request's `tracestate`, continued with its `traceparent`.
+    public var tracestate: String?
     public var channel: String
     public var agencyCode: String
     public var sealedRequest: [UInt8]
@@ -27,9 +29,10 @@ public struct ParkedCheck: Sendable {
     public init(
         requestKey: String, laneKey: String, messageKey: [UInt8]?, traceparent: String?, channel: String, agencyCode: String,
         sealedRequest: [UInt8], source: SourcePosition, consumedAt: Date, deadline: Date, nextAttemptAt: Date, attempts: Int,
-        dossier: DossierChange?
+        dossier: DossierChange?, tracestate: String? = nil
     ) {
         self.requestKey = requestKey
+        self.tracestate = tracestate
         self.laneKey = laneKey
         self.messageKey = messageKey
         self.traceparent = traceparent
@@ -56,10 +59,10 @@ extension VerificationStore {
                     let sealed = ByteBuffer(bytes: check.sealedRequest)
                     try await connection.query(
                         """
-                        INSERT INTO parked_checks (request_id, lane_key, message_key, traceparent, channel, agency_code,
+                        INSERT INTO parked_checks (request_id, lane_key, message_key, traceparent, tracestate, channel, agency_code,
                             sealed_request, source_topic, source_partition, source_offset, consumed_at, deadline_at,
                             next_attempt_at, attempts)
-                        SELECT \(check.requestKey), \(check.laneKey), \(key), \(check.traceparent), \(check.channel),
+                        SELECT \(check.requestKey), \(check.laneKey), \(key), \(check.traceparent), \(check.tracestate), \(check.channel),
                             \(check.agencyCode), \(sealed), \(check.source.topic), \(check.source.partition),
                             \(check.source.offset), \(check.consumedAt), \(check.deadline), \(check.nextAttemptAt),
                             \(Int32(check.attempts))
@@ -98,19 +101,19 @@ extension VerificationStore {
                     ORDER BY p.next_attempt_at LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED)
                 RETURNING request_id, lane_key, message_key, traceparent, channel, agency_code, sealed_request,
-                    source_topic, source_partition, source_offset, consumed_at, deadline_at, next_attempt_at, attempts
+                    source_topic, source_partition, source_offset, consumed_at, deadline_at, next_attempt_at, attempts, tracestate
                 """, logger: logger)
             var checks: [ParkedCheck] = []
             for try await row in rows {
-                let (key, lane, messageKey, traceparent, channel, agency, sealed, topic, partition, offset, consumed, deadline, next, attempts) = try row.decode(
-                    (String, String, ByteBuffer?, String?, String, String, ByteBuffer, String, Int32, Int64, Date, Date, Date, Int32).self)
+                let (key, lane, messageKey, traceparent, channel, agency, sealed, topic, partition, offset, consumed, deadline, next, attempts, tracestate) = try row.decode(
+                    (String, String, ByteBuffer?, String?, String, String, ByteBuffer, String, Int32, Int64, Date, Date, Date, Int32, String?).self)
                 checks.append(
                     ParkedCheck(
                         requestKey: key, laneKey: lane, messageKey: messageKey.map { Array($0.readableBytesView) },
                         traceparent: traceparent, channel: channel, agencyCode: agency,
                         sealedRequest: Array(sealed.readableBytesView),
                         source: SourcePosition(topic: topic, partition: partition, offset: offset), consumedAt: consumed,
-                        deadline: deadline, nextAttemptAt: next, attempts: Int(attempts), dossier: nil))
+                        deadline: deadline, nextAttemptAt: next, attempts: Int(attempts), dossier: nil, tracestate: tracestate))
             }
             return checks
         } catch {

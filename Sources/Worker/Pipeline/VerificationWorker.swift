@@ -347,7 +347,7 @@ public final class VerificationWorker: Service, Sendable {
                     consumedAt: read.consumedAt,
                     deadline: read.consumedAt.addingTimeInterval(configuration.deadline(for: channel).seconds),
                     nextAttemptAt: Date().addingTimeInterval(configuration.parkedRetryInitial.seconds), attempts: attempts,
-                    dossier: dossier)
+                    dossier: dossier, tracestate: read.message.headers.string(named: "tracestate"))
                 try await store.park([check])
                 logger.info("check parked until the registry answers", metadata: ["request.attempts": "\(attempts)"])
                 completed(read.message)()
@@ -388,7 +388,7 @@ public final class VerificationWorker: Service, Sendable {
         }
         let message = KafkaMessage(
             topic: check.source.topic, partition: check.source.partition, offset: check.source.offset, key: check.messageKey,
-            value: value, headers: check.traceparent.map { [KafkaHeader(name: "traceparent", string: $0)] } ?? [],
+            value: value, headers: Self.traceHeaders(traceparent: check.traceparent, tracestate: check.tracestate),
             timestampMilliseconds: -1)
         let read = ReadMessage(
             message: message, result: reader.read(value: value, topic: channel, now: check.consumedAt),
@@ -396,6 +396,14 @@ public final class VerificationWorker: Service, Sendable {
         await traced(read, name: "retry parked check") { checkLogger in
             await self.retryTraced(check, read: read, checkLogger: checkLogger)
         }
+    }
+
+    /// The trace headers a parked check kept, as the request carried them.
+    private static func traceHeaders(traceparent: String?, tracestate: String?) -> [KafkaHeader] {
+        guard let traceparent else { return [] }
+        var headers = [KafkaHeader(name: "traceparent", string: traceparent)]
+        if let tracestate { headers.append(KafkaHeader(name: "tracestate", string: tracestate)) }
+        return headers
     }
 
     private func retryTraced(_ check: ParkedCheck, read: ReadMessage, checkLogger: Logger) async {
