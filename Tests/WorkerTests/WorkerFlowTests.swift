@@ -98,6 +98,44 @@ struct WorkerFlowTests {
         }
     }
 
+    @Test("a verified request at the same instant as the dossier's last change moves it, whatever PostgreSQL rounds")
+    func sameInstantMovesDossier() async throws {
+        try await RegistrySimulator.withRunning(configuration: Self.simulatorConfiguration) { simulator in
+            let harness = try await WorkerHarness(name: "worker_same_instant", simulator: simulator)
+            let population = harness.population()
+            let right = Requests.sample(population) { $0.expectMatch && $0.variant == "exact" }
+            var wrong = right
+            wrong.fullName = "Nguyễn Văn Khác"
+            // An instant whose microseconds, as PostgresNIO writes and reads them back, come out one
+            // ulp later than the request's own Date: `>=` on the two Dates then said "older".
+            let t0 = Self.instantReadBackLater()
+            let first = Requests.make(.submission, sample: wrong, dossierCode: "D-SAME", occurredAt: t0)
+            let corrected = Requests.make(.submission, sample: right, dossierCode: "D-SAME", occurredAt: t0)
+            let verdicts = try await harness.withWorker {
+                try await harness.send(first, key: "D-SAME")
+                _ = try await harness.verdicts(count: 1)
+                try await harness.send(corrected, key: "D-SAME")
+                return try await harness.verdicts(count: 2)
+            }
+            #expect(verdicts.map(\.outcome) == [.mismatch, .verified])
+            #expect(verdicts.map { $0.dossier?.state } == [.needsCorrection, .accepted])
+        }
+    }
+
+    /// The latest millisecond before now that a round trip through a `timestamptz` hands back later
+    /// than the request's parsed `Date` (PostgresNIO: truncated microseconds from 2000-01-01).
+    static func instantReadBackLater() -> Date {
+        let epoch2000 = Date(timeIntervalSince1970: 946_684_800)
+        var milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+        while true {
+            let text = Timestamp(Date(timeIntervalSince1970: Double(milliseconds) / 1000)).text
+            let parsed = Timestamp(rfc3339: text)!.date
+            let microseconds = Int64(parsed.timeIntervalSince(epoch2000) * 1_000_000)
+            if Date(timeInterval: Double(microseconds) / 1_000_000, since: epoch2000) > parsed { return parsed }
+            milliseconds -= 1
+        }
+    }
+
     @Test("a request sent again and a message delivered twice: one outcome, the same bytes, no extra registry call")
     func idempotency() async throws {
         try await RegistrySimulator.withRunning(configuration: Self.simulatorConfiguration) { simulator in
