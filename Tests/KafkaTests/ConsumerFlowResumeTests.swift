@@ -42,7 +42,8 @@ struct ConsumerFlowResumeTests {
             return (offsets, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         }
         #expect(offsets == (0..<Int64(total)).map { $0 }, "every offset once, in order")
-        #expect(seconds < 6, "took \(seconds) s: resumed partitions waited for librdkafka's idle wake-up")
+        // Without the seek it took 13.1 s; with it ~3 s alone and up to 6.1 s under the full suite.
+        #expect(seconds < 10, "took \(seconds) s: resumed partitions waited for librdkafka's idle wake-up")
         await consumer.close()
     }
 
