@@ -17,7 +17,8 @@ import Synchronization
 ///
 /// One pump task, started on demand and ended when nobody waits, takes slots from the limiter one
 /// at a time and hands each to the next waiter in fair order. Waiters suspend on a continuation;
-/// cancellation removes them at once.
+/// cancellation removes them at once. One watcher task fails waiters whose deadline has passed
+/// (a task group racing a timer per waiting call cost two tasks and a timer per call).
 public final class FairScheduler: Sendable {
     public struct Configuration: Sendable, Hashable {
         /// Calls in flight at most; match it to the transport's connection pool. Default: `128`
@@ -71,6 +72,17 @@ public final class FairScheduler: Sendable {
         var pump = Pump.idle
         var pumpGeneration: UInt64 = 0
         var isShutDown = false
+        /// Waiters' deadlines, earliest first (entries of waiters already gone are skipped).
+        var deadlines = DeadlineHeap()
+        /// When the deadline watcher wakes next; `nil` when it is not running.
+        var watcherWakesAt: ContinuousClock.Instant?
+        var watcher: Task<Void, Never>?
+
+        /// Drops deadlines of waiters already served or gone from the top of the heap, so that it
+        /// holds little more than the waiting calls.
+        mutating func pruneDeadlines() {
+            while let (_, id) = self.deadlines.first, self.waiters[id] == nil { self.deadlines.removeFirst() }
+        }
     }
 
     public let configuration: Configuration
@@ -113,6 +125,9 @@ public final class FairScheduler: Sendable {
     public func shutdown() {
         let (waiters, pumpTask, capacityWaiter) = self.state.withLock { state in
             state.isShutDown = true
+            state.watcher?.cancel()
+            state.watcher = nil
+            state.watcherWakesAt = nil
             let waiters = Array(state.waiters.values)
             state.waiters.removeAll()
             _ = state.queue.removeAll()
@@ -136,73 +151,40 @@ public final class FairScheduler: Sendable {
     func admit(agency: String, deadline: ContinuousClock.Instant?) async throws -> RegistryRateSlot {
         try Task.checkCancellation()
         if let slot = self.admitImmediately() { return slot }
-        guard let deadline else { return try await self.admit(agency: agency) }
-        guard ContinuousClock.now < deadline else { throw RegistryError(code: .deadlineExceeded) }
-
-        enum Race: Sendable {
-            case admitted(RegistryRateSlot)
-            case failed(any Error)
-            case timedOut
-        }
-        let decided: Race = await withTaskGroup(of: Race.self) { group in
-            group.addTask {
-                do {
-                    return .admitted(try await self.admit(agency: agency))
-                } catch {
-                    return .failed(error)
-                }
-            }
-            group.addTask {
-                do {
-                    try await Task.sleep(until: deadline, tolerance: nil, clock: .continuous)
-                    return .timedOut
-                } catch {
-                    return .failed(error)
-                }
-            }
-            var decided: Race?
-            for await result in group {
-                if decided == nil {
-                    decided = result
-                    group.cancelAll()
-                } else if case .admitted = result {
-                    // The admission raced the deadline (or a cancellation) and lost: give the permit
-                    // back. Only one child can admit, so a late `.admitted` means it did not win.
-                    self.release()
-                }
-            }
-            return decided!
-        }
-        switch decided {
-        case .admitted(let slot): return slot
-        case .timedOut: throw RegistryError(code: .deadlineExceeded)
-        case .failed(let error): throw error
-        }
-    }
-
-    private func admit(agency: String) async throws -> RegistryRateSlot {
+        if let deadline, ContinuousClock.now >= deadline { throw RegistryError(code: .deadlineExceeded) }
         let id = self.state.withLock { state in
             state.nextWaiterID &+= 1
             return state.nextWaiterID
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RegistryRateSlot, any Error>) in
-                enum Action { case fail(any Error), startPump(UInt64), none }
+                enum Action { case fail(any Error), start(pump: UInt64?, watcher: ContinuousClock.Instant?) }
                 let action: Action = self.state.withLock { state in
                     if state.isShutDown { return .fail(RegistryError(code: .shutDown)) }
                     // Checked under the lock: a cancellation either shows here or finds the waiter below.
                     if Task.isCancelled { return .fail(CancellationError()) }
                     state.waiters[id] = continuation
                     state.queue.enqueue(id, for: agency)
-                    guard case .idle = state.pump else { return .none }
+                    var watcher: ContinuousClock.Instant?
+                    if let deadline {
+                        state.pruneDeadlines()
+                        state.deadlines.insert(deadline, id)
+                        if state.watcherWakesAt.map({ deadline < $0 }) ?? true {
+                            state.watcherWakesAt = deadline
+                            watcher = deadline
+                        }
+                    }
+                    guard case .idle = state.pump else { return .start(pump: nil, watcher: watcher) }
                     state.pumpGeneration &+= 1
                     state.pump = .running(generation: state.pumpGeneration, task: nil)
-                    return .startPump(state.pumpGeneration)
+                    return .start(pump: state.pumpGeneration, watcher: watcher)
                 }
                 switch action {
-                case .fail(let error): continuation.resume(throwing: error)
-                case .startPump(let generation): self.startPump(generation: generation)
-                case .none: break
+                case .fail(let error):
+                    continuation.resume(throwing: error)
+                case .start(let pump, let watcher):
+                    if let watcher { self.startWatcher(until: watcher) }
+                    if let pump { self.startPump(generation: pump) }
                 }
             }
         } onCancel: {
@@ -254,6 +236,47 @@ public final class FairScheduler: Sendable {
             return continuation
         }
         capacityWaiter?.resume(returning: true)
+    }
+
+    // MARK: Deadlines
+
+    /// Starts a watcher that sleeps until `instant` (replacing one that would wake later).
+    private func startWatcher(until instant: ContinuousClock.Instant) {
+        let task = Task { await self.watchDeadlines(firstWake: instant) }
+        let previous: Task<Void, Never>? = self.state.withLock { state in
+            guard state.watcherWakesAt == instant, !state.isShutDown else { return task }
+            defer { state.watcher = task }
+            return state.watcher
+        }
+        previous?.cancel()
+    }
+
+    private func watchDeadlines(firstWake: ContinuousClock.Instant) async {
+        var wake = firstWake
+        while true {
+            do {
+                try await Task.sleep(until: wake, tolerance: nil, clock: .continuous)
+            } catch {
+                return  // replaced by a watcher that wakes earlier, or shut down
+            }
+            let now = ContinuousClock.now
+            let (expired, next): ([CheckedContinuation<RegistryRateSlot, any Error>], ContinuousClock.Instant?) =
+                self.state.withLock { state in
+                    guard state.watcherWakesAt == wake else { return ([], nil) }
+                    var expired: [CheckedContinuation<RegistryRateSlot, any Error>] = []
+                    while let (deadline, id) = state.deadlines.first, deadline <= now {
+                        state.deadlines.removeFirst()
+                        if let waiter = state.waiters.removeValue(forKey: id) { expired.append(waiter) }
+                    }
+                    state.pruneDeadlines()
+                    state.watcherWakesAt = state.deadlines.first?.deadline
+                    if state.watcherWakesAt == nil { state.watcher = nil }
+                    return (expired, state.watcherWakesAt)
+                }
+            for waiter in expired { waiter.resume(throwing: RegistryError(code: .deadlineExceeded)) }
+            guard let next else { return }
+            wake = next
+        }
     }
 
     // MARK: The pump
@@ -327,6 +350,42 @@ public final class FairScheduler: Sendable {
                 return nil
             }
             next?.resume(returning: slot)
+        }
+    }
+}
+
+/// A binary min-heap of (deadline, waiter id).
+struct DeadlineHeap {
+    private var items: [(deadline: ContinuousClock.Instant, id: UInt64)] = []
+
+    var first: (deadline: ContinuousClock.Instant, id: UInt64)? { self.items.first }
+    var count: Int { self.items.count }
+
+    mutating func insert(_ deadline: ContinuousClock.Instant, _ id: UInt64) {
+        self.items.append((deadline, id))
+        var child = self.items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard self.items[child].deadline < self.items[parent].deadline else { break }
+            self.items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func removeFirst() {
+        let last = self.items.removeLast()
+        guard !self.items.isEmpty else { return }
+        self.items[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < self.items.count, self.items[left].deadline < self.items[smallest].deadline { smallest = left }
+            if right < self.items.count, self.items[right].deadline < self.items[smallest].deadline { smallest = right }
+            guard smallest != parent else { return }
+            self.items.swapAt(parent, smallest)
+            parent = smallest
         }
     }
 }

@@ -1,0 +1,63 @@
+import Registry
+import Testing
+
+/// The scheduler's deadlines, with a limiter that never hands out a slot: waiting calls leave
+/// only by their deadline.
+@Suite struct FairSchedulerTests {
+    struct NeverLimiter: RegistryRateLimiter {
+        func acquire() async throws -> RegistryRateSlot {
+            try await Task.sleep(for: .seconds(3_600))
+            throw CancellationError()
+        }
+    }
+
+    /// How the call ended, and when (measured from `start`).
+    static func wait(
+        _ scheduler: FairScheduler, deadline: ContinuousClock.Instant, from start: ContinuousClock.Instant = .now
+    ) async -> (RegistryError.Code?, Duration) {
+        do {
+            try await scheduler.withPermit(agency: "A", deadline: deadline) { _ in }
+            return (nil, start.duration(to: .now))
+        } catch let error as RegistryError {
+            return (error.code, start.duration(to: .now))
+        } catch {
+            return (nil, start.duration(to: .now))
+        }
+    }
+
+    @Test("each waiting call gives up at its own deadline, an earlier one queued after a later one too")
+    func deadlinesInAnyOrder() async throws {
+        let scheduler = try FairScheduler(limiter: NeverLimiter())
+        defer { scheduler.shutdown() }
+        let now = ContinuousClock.now
+        async let late = Self.wait(scheduler, deadline: now + .milliseconds(3_000), from: now)
+        try await Task.sleep(for: .milliseconds(50))
+        async let early = Self.wait(scheduler, deadline: now + .milliseconds(300), from: now)
+        async let middle = Self.wait(scheduler, deadline: now + .milliseconds(700), from: now)
+
+        let (earlyCode, earlyAfter) = await early
+        #expect(earlyCode == .deadlineExceeded)
+        #expect(earlyAfter >= .milliseconds(300) && earlyAfter < .milliseconds(2_000), "early gave up after \(earlyAfter)")
+        let (middleCode, middleAfter) = await middle
+        #expect(middleCode == .deadlineExceeded)
+        #expect(middleAfter >= .milliseconds(700) && middleAfter < .milliseconds(2_500), "middle gave up after \(middleAfter)")
+        let (lateCode, lateAfter) = await late
+        #expect(lateCode == .deadlineExceeded)
+        #expect(lateAfter >= .milliseconds(3_000), "late gave up after \(lateAfter)")
+        #expect(scheduler.load.waiting == 0)
+        #expect(scheduler.load.inFlight == 0)
+    }
+
+    @Test("a call whose deadline has passed fails at once; shutdown fails the waiting ones")
+    func pastDeadlineAndShutdown() async throws {
+        let scheduler = try FairScheduler(limiter: NeverLimiter())
+        let (pastCode, _) = await Self.wait(scheduler, deadline: .now - .milliseconds(1))
+        #expect(pastCode == .deadlineExceeded)
+        async let waiting = Self.wait(scheduler, deadline: .now + .seconds(60))
+        try await Task.sleep(for: .milliseconds(100))
+        scheduler.shutdown()
+        let (code, after) = await waiting
+        #expect(code == .shutDown)
+        #expect(after < .seconds(5))
+    }
+}
