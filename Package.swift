@@ -176,6 +176,7 @@ let package = Package(
             dependencies: [
                 "Registry", "RegistrySimulator", "Store", "Identity",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
