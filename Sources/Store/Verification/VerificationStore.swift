@@ -138,7 +138,7 @@ public struct VerificationStore: Sendable {
             case reemit(PublishableVerdict, outcome: String, channel: String)
         }
         var outputs: [Output] = []
-        var fresh: [(record: DecisionRecord, verdict: Verdict, value: [UInt8], headers: [MessageHeader])] = []
+        var fresh: [(record: DecisionRecord, verdict: Verdict, value: [UInt8], headers: [MessageHeader], headersJSON: String)] = []
         var freshIndexByKey: [String: Int] = [:]
         for record in records {
             if let (previous, outcome, channel) = stored[record.requestKey] {
@@ -171,7 +171,7 @@ public struct VerificationStore: Sendable {
                 source: cloudEventSource, traceparent: record.traceparent, tracestate: record.tracestate)
             freshIndexByKey[record.requestKey] = fresh.count
             outputs.append(.fresh(fresh.count))
-            fresh.append((record, verdict, verdict.encodedJSON(), headers))
+            fresh.append((record, verdict, verdict.encodedJSON(), headers, MessageHeader.jsonPairs(headers)))
         }
 
         if !fresh.isEmpty {
@@ -194,7 +194,7 @@ public struct VerificationStore: Sendable {
             let hasKey = f.map { $0.record.messageKey != nil }
             let messageKeys = f.map { ByteBuffer(bytes: $0.record.messageKey ?? []) }
             let values = f.map { ByteBuffer(bytes: $0.value) }
-            let headers = f.map { MessageHeader.jsonPairs($0.headers) }
+            let headers = f.map(\.headersJSON)
             let inserted = try await connection.query(
                 """
                 INSERT INTO verification_results (request_id, verdict_id, channel, agency_code, outcome, attempts,
@@ -232,6 +232,7 @@ public struct VerificationStore: Sendable {
 
         // Outbox rows for everything to publish, in order.
         var publishables: [(PublishableVerdict, String, String, Bool)] = []
+        var outboxHeaders: [String] = []
         for output in outputs {
             switch output {
             case .fresh(let index):
@@ -239,15 +240,16 @@ public struct VerificationStore: Sendable {
                 publishables.append((
                     PublishableVerdict(requestKey: item.record.requestKey, messageKey: item.record.messageKey, value: item.value, headers: item.headers),
                     item.verdict.outcome.rawValue, item.verdict.channel.rawValue, true))
+                outboxHeaders.append(item.headersJSON)
             case .reemit(let verdict, let outcome, let channel):
                 publishables.append((verdict, outcome, channel, false))
+                outboxHeaders.append(MessageHeader.jsonPairs(verdict.headers))
             }
         }
         let outboxKeys = publishables.map(\.0.requestKey)
         let outboxHasKey = publishables.map { $0.0.messageKey != nil }
         let outboxMessageKeys = publishables.map { ByteBuffer(bytes: $0.0.messageKey ?? []) }
         let outboxValues = publishables.map { ByteBuffer(bytes: $0.0.value) }
-        let outboxHeaders = publishables.map { MessageHeader.jsonPairs($0.0.headers) }
         let outboxRows = try await connection.query(
             """
             INSERT INTO verdict_outbox (request_id, topic, message_key, verdict, verdict_headers)
