@@ -177,19 +177,29 @@ extension RegistrySimulator {
             return Self.problem(status, "injected failure")
         }
 
-        let result = self.population.match(idNumber: query.idNumber, fullName: query.fullName, dateOfBirth: query.dateOfBirth)
         self.count(endpoint, "200")
-        switch (endpoint, result) {
+        return Self.jsonText(self.answerText(endpoint, idNumber: query.idNumber, fullName: query.fullName, dateOfBirth: query.dateOfBirth))
+    }
+
+    /// The body of a 200 answer.
+    private func answerText(_ endpoint: Endpoint, idNumber: String, fullName: String, dateOfBirth: PartialDate) -> String {
+        switch (endpoint, self.population.match(idNumber: idNumber, fullName: fullName, dateOfBirth: dateOfBirth)) {
         case (.verify, .match(_, let personalIdNumber, let byFormer)):
             // Digits only: no escaping needed, so no encoder on the hot path.
-            return byFormer
-                ? Self.jsonText(#"{"match":true,"personalIdNumber":""# + personalIdNumber + #""}"#)
-                : Self.jsonText(#"{"match":true}"#)
+            return byFormer ? #"{"match":true,"personalIdNumber":""# + personalIdNumber + #""}"# : #"{"match":true}"#
         case (.verify, .noMatch), (.lookup, .noMatch):
-            return Self.jsonText(#"{"match":false}"#)
+            return #"{"match":false}"#
         case (.lookup, .match(let index, _, _)):
-            return Self.jsonText(CitizenRecordBody(self.population.citizen(at: index)).lookupAnswerJSON)
+            return CitizenRecordBody(self.population.citizen(at: index)).lookupAnswerJSON
         }
+    }
+
+    /// The JSON body the simulator would answer a well-formed verify (`lookup: false`) or lookup
+    /// call with, computed without HTTP, behaviour or statistics: for benchmarks that measure the
+    /// worker without the registry round trip. A malformed date answers `{"match":false}`.
+    public func directAnswer(lookup: Bool, idNumber: String, fullName: String, dateOfBirth: String) -> String {
+        guard let date = PartialDate(dateOfBirth) else { return #"{"match":false}"# }
+        return self.answerText(lookup ? .lookup : .verify, idNumber: idNumber, fullName: fullName, dateOfBirth: date)
     }
 
     // MARK: Responses

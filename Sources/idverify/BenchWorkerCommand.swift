@@ -28,6 +28,16 @@ struct BenchWorkerCommand: AsyncParsableCommand {
     @Option(help: "Registry calls in flight (REGISTRY_CONCURRENCY).") var registryConcurrency: Int = ServiceSettings.defaultRegistryConcurrency
     @Option(help: "Rate limiter: fleet (through PostgreSQL) or local (REGISTRY_LIMITER).") var limiter: String = "fleet"
     @Option(help: "Requests in flight in the worker (WORKER_MAX_IN_FLIGHT).") var maxInFlight: Int = WorkerConfiguration().maxInFlight
+    @Option(
+        help: """
+            Registry transport of the throughput and latency runs: http (the real client and the simulator \
+            over loopback) or direct (the simulator's answers without HTTP, to see what the rest of the \
+            pipeline costs). The quota run always uses http.
+            """) var transport: String = "http"
+
+    func validate() throws {
+        guard ["http", "direct"].contains(transport) else { throw ValidationError("--transport must be http or direct") }
+    }
 
     func run() async throws {
         var logger = Logger(label: "bench")
@@ -36,7 +46,9 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(BenchMetricsFactory(recorder: recorder))
         let databaseURL = try ProcessInfo.processInfo.environment["DATABASE_URL"] ?? LocalPostgres.start()
         let selected = Set(runs.split(separator: ",").map(String.init))
-        print("worker settings: REGISTRY_CONCURRENCY=\(registryConcurrency) REGISTRY_LIMITER=\(limiter) WORKER_MAX_IN_FLIGHT=\(maxInFlight)")
+        print(
+            "worker settings: REGISTRY_CONCURRENCY=\(registryConcurrency) REGISTRY_LIMITER=\(limiter) WORKER_MAX_IN_FLIGHT=\(maxInFlight)"
+                + " transport=\(transport)")
         try await RegistrySimulator.withRunning(configuration: .init(port: 0, population: 1_000_000), logger: logger) { simulator in
             if selected.contains("throughput") {
                 try await throughput(simulator: simulator, databaseURL: databaseURL, logger: logger)
@@ -73,7 +85,11 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         settings.registryLimiter = limiter
         settings.worker.maxInFlight = maxInFlight
         settings.kafkaProperties = EmbeddedKafkaCluster.consumerProperties
-        let runtime = try WorkerRuntime(settings: settings, logger: logger)
+        let direct = self.transport == "direct" && name != "bench_quota"
+        let answering = simulator.simulator
+        let runtime = try WorkerRuntime(settings: settings, logger: logger) { http in
+            direct ? DirectSimulatorTransport(simulator: answering) : http
+        }
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: logger)
         let counter = try KafkaConsumer(
             configuration: .init(bootstrapServers: [cluster.bootstrapServers], groupID: "bench-count", topics: []),
@@ -250,3 +266,4 @@ enum BenchDatabase {
         return components.string!
     }
 }
+
