@@ -40,8 +40,9 @@ struct BenchWorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "") ?? .error
+        // Logging and tracing as `serve` sets them up (JSON lines, the W3C tracer, the request
+        // metadata provider), at `error` unless LOG_LEVEL says otherwise: their cost is measured too.
+        let logger = try LogSetup.bootstrap(level: ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "error", format: "json")
         let recorder = LatencyRecorder()
         MetricsSystem.bootstrap(BenchMetricsFactory(recorder: recorder))
         let databaseURL = try ProcessInfo.processInfo.environment["DATABASE_URL"] ?? LocalPostgres.start()
@@ -101,8 +102,18 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         (start..<(start + count)).map { i in
             let channel = Contract.Channel.allCases[i % 3]
             let request = SampleTraffic.request(sample: population.sample(i), channel: channel, number: i, recipientKey: nil)
-            return KafkaOutgoingMessage(topic: topics.requests(channel), key: Array("key-\(i % 5_000)".utf8), value: request.encodedJSON())
+            // Each request carries its portal's trace context, as the contract asks of portals.
+            let traceparent = "00-\(Self.hex(UInt64(i), 32))-\(Self.hex(UInt64(i) &* 0x9E37_79B9, 16))-01"
+            return KafkaOutgoingMessage(
+                topic: topics.requests(channel), key: Array("key-\(i % 5_000)".utf8), value: request.encodedJSON(),
+                headers: [KafkaHeader(name: "traceparent", string: traceparent)])
         }
+    }
+
+    /// `value` in `width` lower-case hex digits, zero-padded, never all zeros (W3C: all-zero ids are invalid).
+    private static func hex(_ value: UInt64, _ width: Int) -> String {
+        let digits = String(value &+ 1, radix: 16)
+        return String(repeating: "0", count: width - digits.count) + digits
     }
 
     private func verdictsStored(_ setup: Setup) async throws -> Int64 {
