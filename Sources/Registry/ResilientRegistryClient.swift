@@ -93,8 +93,9 @@ public final class ResilientRegistryClient: Sendable {
         context: RegistryCallContext,
         _ operation: @Sendable (any RegistryClient, ContinuousClock.Instant) async throws -> Value
     ) async throws -> RegistryReply<Value> {
-        var logger = context.logger ?? self.logger
-        logger[registryMetadataKey: .endpoint] = "\(endpoint)"
+        // The endpoint goes into each line's metadata rather than into a logger copy: lines are
+        // rare (failures, breaker changes) and setting logger metadata on every call cost CPU.
+        let logger = context.logger ?? self.logger
 
         return try await self.tracer.withSpan("registry.\(endpoint)", ofKind: .client) { span in
             var attempts = 0
@@ -122,12 +123,12 @@ public final class ResilientRegistryClient: Sendable {
                         span.recordError(error)
                         logger.debug(
                             "Registry call failed; not retrying",
-                            metadata: .registry([.errorCode: "\(error.code)", .attempt: "\(attempts)"]))
+                            metadata: .registry([.endpoint: "\(endpoint)", .errorCode: "\(error.code)", .attempt: "\(attempts)"]))
                         throw error
                     }
                     logger.debug(
                         "Registry call failed; retrying",
-                        metadata: .registry([.errorCode: "\(error.code)", .attempt: "\(attempts)", .delay: "\(delay)"]))
+                        metadata: .registry([.endpoint: "\(endpoint)", .errorCode: "\(error.code)", .attempt: "\(attempts)", .delay: "\(delay)"]))
                     do {
                         try await Task.sleep(for: delay)
                     } catch {
@@ -183,7 +184,7 @@ public final class ResilientRegistryClient: Sendable {
                 case .proceedAfterHalfOpening(let granted):
                     ticket = granted
                     self.metrics.recordCircuitState(.halfOpen)
-                    logger.info("Registry circuit half-open: probing", metadata: .registry([.circuitState: "half_open"]))
+                    logger.info("Registry circuit half-open: probing", metadata: .registry([.endpoint: "\(endpoint)", .circuitState: "half_open"]))
                 case .reject(let retryAt):
                     self.metrics.recordCircuitRejection(endpoint: endpoint)
                     return .notMade(self.circuitOpenError(endpoint, until: retryAt))
@@ -203,7 +204,7 @@ public final class ResilientRegistryClient: Sendable {
                     result = .failure(error)
                 } catch {
                     // Cancelled: the call says nothing about the registry's health.
-                    self.record(.neutral, ticket: ticket, logger: logger)
+                    self.record(.neutral, ticket: ticket, endpoint: endpoint, logger: logger)
                     throw error
                 }
 
@@ -217,13 +218,13 @@ public final class ResilientRegistryClient: Sendable {
                 )
                 switch result {
                 case .success(let value):
-                    self.record(.success, ticket: ticket, logger: logger)
+                    self.record(.success, ticket: ticket, endpoint: endpoint, logger: logger)
                     return .answered(value)
                 case .failure(let error):
                     // A call cut short by the request's own deadline says nothing about the registry.
                     let outcome: CircuitBreaker.Outcome =
                         cappedByRequest && error.code == .timeout ? .neutral : Self.breakerOutcome(for: error)
-                    self.record(outcome, ticket: ticket, logger: logger)
+                    self.record(outcome, ticket: ticket, endpoint: endpoint, logger: logger)
                     return .failed(error)
                 }
             }
@@ -233,7 +234,7 @@ public final class ResilientRegistryClient: Sendable {
         }
     }
 
-    private func record(_ outcome: CircuitBreaker.Outcome, ticket: CircuitBreaker.Ticket, logger: Logger) {
+    private func record(_ outcome: CircuitBreaker.Outcome, ticket: CircuitBreaker.Ticket, endpoint: RegistryEndpoint, logger: Logger) {
         let now = ContinuousClock.now
         let transition = self.breaker.withLock { $0.record(outcome, for: ticket, now: now) }
         switch transition {
@@ -243,10 +244,10 @@ public final class ResilientRegistryClient: Sendable {
             self.metrics.recordCircuitState(.open)
             logger.warning(
                 "Registry circuit opened: failing fast",
-                metadata: .registry([.circuitState: "open", .openUntil: "\(now.duration(to: until))"]))
+                metadata: .registry([.endpoint: "\(endpoint)", .circuitState: "open", .openUntil: "\(now.duration(to: until))"]))
         case .closed:
             self.metrics.recordCircuitState(.closed)
-            logger.info("Registry circuit closed", metadata: .registry([.circuitState: "closed"]))
+            logger.info("Registry circuit closed", metadata: .registry([.endpoint: "\(endpoint)", .circuitState: "closed"]))
         }
     }
 

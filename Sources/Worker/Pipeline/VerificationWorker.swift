@@ -237,6 +237,13 @@ public final class VerificationWorker: Service, Sendable {
         context.requestID = read.requestKey
         await tracer.withSpan(name, context: context, ofKind: .consumer) { span in
             var requestLogger = self.logger
+            // With a metadata provider and a tracer that sets the trace id (serve, dev, the tests),
+            // the provider adds both ids from the service context when a line is logged: copying
+            // them into the logger for every request cost CPU for lines that are mostly never written.
+            if requestLogger.metadataProvider != nil, span.context.traceID != nil {
+                await body(requestLogger)
+                return
+            }
             requestLogger[metadataKey: "request.id"] = "\(read.requestKey ?? "")"
             if let traceID = span.context.traceID {
                 requestLogger[metadataKey: "trace.id"] = "\(traceID)"
