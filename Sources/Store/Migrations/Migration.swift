@@ -27,5 +27,6 @@ extension Migration {
         .verification,  // 2
         .registryQuotaClock,  // 3
         .parkedTraceState,  // 4
+        .outboxByReference,  // 5
     ]
 }

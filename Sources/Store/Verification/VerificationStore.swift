@@ -138,7 +138,7 @@ public struct VerificationStore: Sendable {
             case reemit(PublishableVerdict, outcome: String, channel: String)
         }
         var outputs: [Output] = []
-        var fresh: [(record: DecisionRecord, verdict: Verdict, value: [UInt8], headers: [MessageHeader], headersJSON: String)] = []
+        var fresh: [(record: DecisionRecord, verdict: Verdict, value: [UInt8], headers: [MessageHeader])] = []
         var freshIndexByKey: [String: Int] = [:]
         for record in records {
             if let (previous, outcome, channel) = stored[record.requestKey] {
@@ -171,7 +171,7 @@ public struct VerificationStore: Sendable {
                 source: cloudEventSource, traceparent: record.traceparent, tracestate: record.tracestate)
             freshIndexByKey[record.requestKey] = fresh.count
             outputs.append(.fresh(fresh.count))
-            fresh.append((record, verdict, verdict.encodedJSON(), headers, MessageHeader.jsonPairs(headers)))
+            fresh.append((record, verdict, verdict.encodedJSON(), headers))
         }
 
         if !fresh.isEmpty {
@@ -194,7 +194,7 @@ public struct VerificationStore: Sendable {
             let hasKey = f.map { $0.record.messageKey != nil }
             let messageKeys = f.map { ByteBuffer(bytes: $0.record.messageKey ?? []) }
             let values = f.map { ByteBuffer(bytes: $0.value) }
-            let headers = f.map(\.headersJSON)
+            let headers = f.map { MessageHeader.jsonPairs($0.headers) }
             let inserted = try await connection.query(
                 """
                 INSERT INTO verification_results (request_id, verdict_id, channel, agency_code, outcome, attempts,
@@ -230,9 +230,10 @@ public struct VerificationStore: Sendable {
                 """, logger: logger)
         }
 
-        // Outbox rows for everything to publish, in order.
+        // Outbox rows for everything to publish, in order. Each names its verdict: the bytes,
+        // headers and key are those of the request's `verification_results` row (a re-emission
+        // publishes exactly what is stored), so they are not written a second time.
         var publishables: [(PublishableVerdict, String, String, Bool)] = []
-        var outboxHeaders: [String] = []
         for output in outputs {
             switch output {
             case .fresh(let index):
@@ -240,22 +241,15 @@ public struct VerificationStore: Sendable {
                 publishables.append((
                     PublishableVerdict(requestKey: item.record.requestKey, messageKey: item.record.messageKey, value: item.value, headers: item.headers),
                     item.verdict.outcome.rawValue, item.verdict.channel.rawValue, true))
-                outboxHeaders.append(item.headersJSON)
             case .reemit(let verdict, let outcome, let channel):
                 publishables.append((verdict, outcome, channel, false))
-                outboxHeaders.append(MessageHeader.jsonPairs(verdict.headers))
             }
         }
         let outboxKeys = publishables.map(\.0.requestKey)
-        let outboxHasKey = publishables.map { $0.0.messageKey != nil }
-        let outboxMessageKeys = publishables.map { ByteBuffer(bytes: $0.0.messageKey ?? []) }
-        let outboxValues = publishables.map { ByteBuffer(bytes: $0.0.value) }
         let outboxRows = try await connection.query(
             """
-            INSERT INTO verdict_outbox (request_id, topic, message_key, verdict, verdict_headers)
-            SELECT r, \(verdictTopic), CASE WHEN hk THEN mk END, v, h::jsonb
-            FROM unnest(\(outboxKeys)::text[], \(outboxHasKey)::bool[], \(outboxMessageKeys)::bytea[], \(outboxValues)::bytea[], \(outboxHeaders)::text[])
-                WITH ORDINALITY AS x(r, hk, mk, v, h, n)
+            INSERT INTO verdict_outbox (request_id, topic)
+            SELECT r, \(verdictTopic) FROM unnest(\(outboxKeys)::text[]) WITH ORDINALITY AS x(r, n)
             ORDER BY n
             RETURNING id
             """, logger: logger)
@@ -290,15 +284,20 @@ public struct VerificationStore: Sendable {
     public func pendingOutbox(olderThan age: Duration, limit: Int) async throws -> [(id: Int64, topic: String, verdict: PublishableVerdict)] {
         let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
         do {
+            // Rows from before migration 5 carry their own copy; newer ones name the stored verdict.
             let rows = try await client.query(
                 """
-                SELECT id, topic, request_id, message_key, verdict, verdict_headers::text FROM verdict_outbox
-                WHERE created_at <= now() - make_interval(secs => \(seconds)) ORDER BY id LIMIT \(limit)
+                SELECT o.id, o.topic, o.request_id,
+                    CASE WHEN o.verdict IS NULL THEN r.message_key ELSE o.message_key END,
+                    COALESCE(o.verdict, r.verdict), COALESCE(o.verdict_headers, r.verdict_headers)::text
+                FROM verdict_outbox o LEFT JOIN verification_results r ON r.request_id = o.request_id
+                WHERE o.created_at <= now() - make_interval(secs => \(seconds)) ORDER BY o.id LIMIT \(limit)
                 """, logger: logger)
             var result: [(id: Int64, topic: String, verdict: PublishableVerdict)] = []
             for try await (id, topic, key, messageKey, value, headers) in rows.decode(
-                (Int64, String, String, ByteBuffer?, ByteBuffer, String).self)
+                (Int64, String, String, ByteBuffer?, ByteBuffer?, String?).self)
             {
+                guard let value, let headers else { throw StoreError(code: .corruptRow, operation: "outbox row without a verdict") }
                 result.append((id, topic, try Self.publishable(key, messageKey, value, headers)))
             }
             return result
