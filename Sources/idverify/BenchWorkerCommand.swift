@@ -92,7 +92,7 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         // The quota run holds at most 4 s of the quota in flight: with 4,000 (13 s at 300/s) requests
         // wait past the 10-s quick-retry window, submissions park and take their lanes with them,
         // counters time out, and the run measures that overload instead of the limiter (steady use
-        // fell to 92 % in four of seven runs).
+        // 92–94 % in 7 of 28 runs).
         settings.worker.maxInFlight = maxInFlight ?? (name == "bench_quota" ? 4 * rateLimit : WorkerConfiguration().maxInFlight)
         settings.kafkaProperties = EmbeddedKafkaCluster.consumerProperties
         let direct = self.transport == "direct" && name != "bench_quota"
