@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "Registry",
             dependencies: [
-                "Identity",
+                "Identity", "Contract",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

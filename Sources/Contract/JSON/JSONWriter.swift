@@ -1,78 +1,79 @@
 /// Writes JSON in a fixed field order, so the same value always gives the same bytes (a stored
-/// verdict is re-emitted byte for byte). Non-ASCII text is written as UTF-8, not escaped.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+/// verdict is re-emitted byte for byte). Non-ASCII text is written as UTF-8, not escaped. Shared
+/// within the package: the registry client writes its query with it too.
+package struct JSONWriter {
+    package private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
-    init(capacity: Int = 256) {
+    package init(capacity: Int = 256) {
         self.bytes.reserveCapacity(capacity)
     }
 
-    mutating func beginObject() {
+    package mutating func beginObject() {
         self.separator()
         self.bytes.append(UInt8(ascii: "{"))
         self.needsComma = false
     }
 
-    mutating func endObject() {
+    package mutating func endObject() {
         self.bytes.append(UInt8(ascii: "}"))
         self.needsComma = true
     }
 
-    mutating func beginArray() {
+    package mutating func beginArray() {
         self.separator()
         self.bytes.append(UInt8(ascii: "["))
         self.needsComma = false
     }
 
-    mutating func endArray() {
+    package mutating func endArray() {
         self.bytes.append(UInt8(ascii: "]"))
         self.needsComma = true
     }
 
     /// A member name; the value written next belongs to it.
-    mutating func key(_ name: String) {
+    package mutating func key(_ name: String) {
         self.separator()
         self.appendQuoted(name)
         self.bytes.append(UInt8(ascii: ":"))
         self.needsComma = false
     }
 
-    mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         self.separator()
         self.appendQuoted(value)
         self.needsComma = true
     }
 
-    mutating func int(_ value: Int) {
+    package mutating func int(_ value: Int) {
         self.separator()
         self.bytes.append(contentsOf: String(value).utf8)
         self.needsComma = true
     }
 
-    mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         self.separator()
         self.bytes.append(contentsOf: (value ? "true" : "false").utf8)
         self.needsComma = true
     }
 
-    mutating func null() {
+    package mutating func null() {
         self.separator()
         self.bytes.append(contentsOf: "null".utf8)
         self.needsComma = true
     }
 
-    mutating func field(_ name: String, _ value: String) {
+    package mutating func field(_ name: String, _ value: String) {
         self.key(name)
         self.string(value)
     }
 
-    mutating func field(_ name: String, _ value: Int) {
+    package mutating func field(_ name: String, _ value: Int) {
         self.key(name)
         self.int(value)
     }
 
-    mutating func field(_ name: String, _ value: Bool) {
+    package mutating func field(_ name: String, _ value: Bool) {
         self.key(name)
         self.bool(value)
     }
