@@ -78,7 +78,11 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         let topics = Topics()
     }
 
-    private func setUp(_ name: String, simulator: RunningSimulator, databaseURL: String, rateLimit: Int, logger: Logger) async throws -> Setup {
+    /// A fresh broker, database and worker runtime for one run. `quota`: the quota run (HTTP always,
+    /// and a bounded number of requests in flight).
+    private func setUp(
+        _ name: String, simulator: RunningSimulator, databaseURL: String, rateLimit: Int, quota: Bool = false, logger: Logger
+    ) async throws -> Setup {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger)
         let topics = Topics()
         // 24 partitions keep each under the mock's per-partition retention.
@@ -93,9 +97,9 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         // wait past the 10-s quick-retry window, submissions park and take their lanes with them,
         // counters time out, and the run measures that overload instead of the limiter (steady use
         // 92–94 % in 7 of 28 runs).
-        settings.worker.maxInFlight = maxInFlight ?? (name == "bench_quota" ? 4 * rateLimit : WorkerConfiguration().maxInFlight)
+        settings.worker.maxInFlight = maxInFlight ?? (quota ? 4 * rateLimit : WorkerConfiguration().maxInFlight)
         settings.kafkaProperties = EmbeddedKafkaCluster.consumerProperties
-        let direct = self.transport == "direct" && name != "bench_quota"
+        let direct = self.transport == "direct" && !quota
         let answering = simulator.simulator
         let runtime = try WorkerRuntime(settings: settings, logger: logger) { http in
             direct ? DirectSimulatorTransport(simulator: answering) : http
@@ -170,7 +174,7 @@ struct BenchWorkerCommand: AsyncParsableCommand {
     private func quota(simulator: RunningSimulator, databaseURL: String, logger: Logger) async throws {
         try simulator.simulator.setBehaviour(.init(latencyMs: 100, latencySpreadMs: 100))
         simulator.simulator.resetStatistics()
-        let setup = try await setUp("bench_quota", simulator: simulator, databaseURL: databaseURL, rateLimit: rateLimit, logger: logger)
+        let setup = try await setUp("bench_quota", simulator: simulator, databaseURL: databaseURL, rateLimit: rateLimit, quota: true, logger: logger)
         let backlog = requests(rateLimit * (quotaSeconds + 10), from: 1_000_000, population: simulator.simulator.population, topics: setup.topics)
         _ = await setup.producer.send(backlog)
         // Steady state: calls counted over `quotaSeconds`, starting 3 s after the first call (the
