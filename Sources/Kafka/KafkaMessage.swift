@@ -49,10 +49,11 @@ public struct KafkaOutgoingMessage: Sendable {
     /// An explicit partition, or `nil` for the partitioner (by key).
     public var partition: Int32?
     public var key: [UInt8]?
-    public var value: [UInt8]
+    /// The value, or `nil` for a tombstone (a null value, which is not an empty one).
+    public var value: [UInt8]?
     public var headers: [KafkaHeader]
 
-    public init(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader] = []) {
+    public init(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = []) {
         self.topic = topic
         self.partition = partition
         self.key = key
@@ -67,23 +68,30 @@ public struct KafkaMessage: Sendable {
     public var partition: Int32
     public var offset: Int64
     public var key: [UInt8]?
+    /// The value; empty for a tombstone too (see ``isTombstone``).
     public var value: [UInt8]
+    /// Whether the value is null (a tombstone) rather than empty: a dead letter keeps it null.
+    public var isTombstone: Bool
     public var headers: [KafkaHeader]
     /// Milliseconds since the epoch (create or log-append time), or -1.
     public var timestampMilliseconds: Int64
 
     public init(
         topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8],
-        headers: [KafkaHeader], timestampMilliseconds: Int64
+        headers: [KafkaHeader], timestampMilliseconds: Int64, isTombstone: Bool = false
     ) {
         self.topic = topic
         self.partition = partition
         self.offset = offset
         self.key = key
         self.value = value
+        self.isTombstone = isTombstone
         self.headers = headers
         self.timestampMilliseconds = timestampMilliseconds
     }
+
+    /// The value as Kafka holds it: `nil` for a tombstone.
+    public var nullableValue: [UInt8]? { isTombstone ? nil : value }
 
     public var topicPartition: TopicPartition { TopicPartition(topic: topic, partition: partition) }
 }

@@ -133,11 +133,11 @@ final class ProducerSender: @unchecked Sendable {  // `state` behind a Mutex; `t
             }
         }
         let partition = message.partition ?? RD_KAFKA_PARTITION_UA
-        let err = message.value.withUnsafeBytes { value in
-            withKey(message.key) { keyPointer, keyLength in
+        let err = withBytes(message.value) { valuePointer, valueLength in
+            withBytes(message.key) { keyPointer, keyLength in
                 tthc_produce(
                     handle.pointer, topic, partition, keyPointer, keyLength,
-                    value.baseAddress, value.count, headers, opaque
+                    valuePointer, valueLength, headers, opaque
                 )
             }
         }
@@ -147,8 +147,14 @@ final class ProducerSender: @unchecked Sendable {  // `state` behind a Mutex; `t
         return err
     }
 
-    private func withKey<R>(_ key: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
-        guard let key else { return body(nil, 0) }
-        return key.withUnsafeBytes { body($0.baseAddress, $0.count) }
+    /// A null pointer for `nil` (a null key, a tombstone); a non-null one for empty bytes, which
+    /// Kafka keeps apart from null.
+    private func withBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
+        guard let bytes else { return body(nil, 0) }
+        if bytes.isEmpty {
+            var empty: UInt8 = 0
+            return withUnsafeBytes(of: &empty) { body($0.baseAddress, 0) }
+        }
+        return bytes.withUnsafeBytes { body($0.baseAddress, $0.count) }
     }
 }

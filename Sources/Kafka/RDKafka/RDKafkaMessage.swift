@@ -33,7 +33,8 @@ struct RDKafkaMessageReader {
             key: m.key.map { Self.bytes($0, m.key_len) },
             value: m.payload.map { Self.bytes($0, m.len) } ?? [],
             headers: Self.headers(pointer),
-            timestampMilliseconds: tthc_message_timestamp(pointer)
+            timestampMilliseconds: tthc_message_timestamp(pointer),
+            isTombstone: m.payload == nil
         )
     }
 

@@ -15,12 +15,14 @@ public struct DeadLetterRecord: Sendable {
     /// The original message: key, value and headers without any `dlq_*` header.
     public var key: [UInt8]?
     public var value: [UInt8]
+    /// Whether the original value was null (a tombstone): replayed as null, not empty.
+    public var isTombstone: Bool = false
     public var originalHeaders: [KafkaHeader]
 
     /// The message to publish to put it back on its source topic, or `nil` without a source.
     public var replayMessage: KafkaOutgoingMessage? {
         guard let metadata else { return nil }
-        return KafkaOutgoingMessage(topic: metadata.sourceTopic, key: self.key, value: self.value, headers: self.originalHeaders)
+        return KafkaOutgoingMessage(topic: metadata.sourceTopic, key: self.key, value: self.isTombstone ? nil : self.value, headers: self.originalHeaders)
     }
 }
 
@@ -164,6 +166,7 @@ public final class DeadLetterArchive: Sendable {
             metadata: DeadLetterMetadata(headers: headers),
             key: message.key,
             value: message.value,
+            isTombstone: message.isTombstone,
             originalHeaders: message.headers.filter { !$0.name.hasPrefix("dlq_") })
     }
 }

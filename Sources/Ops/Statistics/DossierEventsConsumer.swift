@@ -149,7 +149,7 @@ public final class DossierEventsConsumer: Service {
                 reason: reason, sourceTopic: message.topic, sourcePartition: message.partition, sourceOffset: message.offset)
             deadLetters.append(
                 KafkaOutgoingMessage(
-                    topic: self.configuration.deadLetterTopic, key: message.key, value: message.value,
+                    topic: self.configuration.deadLetterTopic, key: message.key, value: message.nullableValue,
                     headers: message.headers + metadata.headers.map { KafkaHeader(name: $0.name, value: $0.value) }))
             reasons.append(reason)
             self.logger.warning(
