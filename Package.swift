@@ -100,6 +100,7 @@ let package = Package(
                 "Contract",
                 "Identity",
                 "Registry",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,6 +1,8 @@
+import Contract
 import Foundation
 import Logging
 import PostgresNIO
+import Store
 
 /// What happened to one request, for support staff (`idverify verdict REQUEST_ID`), from the
 /// store: its result, or its parked check, or nothing. Never personal data: outcomes, counts,
@@ -51,7 +53,9 @@ public struct RequestStatusLookup: Sendable {
         self.logger = logger
     }
 
+    /// - Parameter requestId: as the request carried it; looked up by its idempotency key as stored.
     public func status(requestId: String) async throws -> RequestStatus {
+        let requestId = StorableText.encode(RequestID.idempotencyKey(for: requestId))
         let decided = try await self.client.query(
             """
             SELECT r.verdict_id, r.channel, r.agency_code, r.outcome, r.attempts, r.consumed_at, r.decided_at,

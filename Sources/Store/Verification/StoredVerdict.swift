@@ -36,7 +36,7 @@ public struct PublishableVerdict: Sendable, Hashable {
 /// transaction), and what the store keeps about it.
 public struct DecisionRecord: Sendable {
     public var verdict: Verdict
-    /// The request's idempotency key.
+    /// The request's idempotency key in its stored form (``StorableText/encode(_:)``).
     public var requestKey: String
     /// For a submission: the dossier and the request's `occurredAt`, which orders state changes.
     public var dossier: DossierChange?
@@ -77,6 +77,9 @@ public struct DossierChange: Sendable, Hashable {
         self.agencyCode = agencyCode
         self.occurredAt = occurredAt
     }
+
+    /// The code as the `dossiers` table holds it (see ``StorableText``).
+    var storedCode: String { StorableText.encode(code) }
 }
 
 /// What became of one record.
@@ -95,12 +98,16 @@ public struct RecordedVerdict: Sendable {
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case query, sealing, corruptRow
+            case query, rejected, sealing, corruptRow
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
         /// A database call failed (retriable: the database may be back).
         public static let query = Code(.query)
+        /// The database refused the values themselves (SQLSTATE class 22, data exception; 23,
+        /// integrity; 54, a program limit such as an index row too large): the same write fails
+        /// every time, so it is not retried.
+        public static let rejected = Code(.rejected)
         /// Sealing or opening a parked request failed.
         public static let sealing = Code(.sealing)
         /// A stored row could not be read back.
@@ -119,6 +126,27 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.code = code
         self.operation = operation
         self.cause = cause.map(Self.summary)
+    }
+
+    /// An error of `operation` from the database or its client: ``Code/rejected`` when the server
+    /// refused the values, ``Code/query`` (retriable) otherwise.
+    public static func classifying(_ error: any Error, operation: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        return StoreError(code: refusesValues(error) ? .rejected : .query, operation: operation, cause: error)
+    }
+
+    /// SQLSTATE classes that say the statement's values are at fault, not the connection or the server.
+    static let valueClasses: Set<Substring> = ["22", "23", "54"]
+
+    static func refusesValues(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState], state.count == 5 {
+            return valueClasses.contains(state.prefix(2))
+        }
+        if let error = error as? PostgresTransactionError {
+            // A failed closure makes the transaction fail; the rollback's own error says nothing.
+            return (error.closureError ?? error.beginError ?? error.commitError).map(refusesValues) ?? false
+        }
+        return false
     }
 
     public var description: String {

@@ -63,7 +63,7 @@ extension VerificationStore {
                             sealed_request, source_topic, source_partition, source_offset, consumed_at, deadline_at,
                             next_attempt_at, attempts)
                         SELECT \(check.requestKey), \(check.laneKey), \(key), \(check.traceparent), \(check.tracestate), \(check.channel),
-                            \(check.agencyCode), \(sealed), \(check.source.topic), \(check.source.partition),
+                            \(StorableText.encode(check.agencyCode)), \(sealed), \(check.source.topic), \(check.source.partition),
                             \(check.source.offset), \(check.consumedAt), \(check.deadline), \(check.nextAttemptAt),
                             \(Int32(check.attempts))
                         WHERE NOT EXISTS (SELECT 1 FROM verification_results WHERE request_id = \(check.requestKey))
@@ -73,7 +73,7 @@ extension VerificationStore {
                         try await connection.query(
                             """
                             INSERT INTO dossiers (code, agency_code, state, state_occurred_at, last_request_id)
-                            VALUES (\(dossier.code), \(dossier.agencyCode), 'awaiting_verification', \(dossier.occurredAt), \(check.requestKey))
+                            VALUES (\(dossier.storedCode), \(StorableText.encode(dossier.agencyCode)), 'awaiting_verification', \(dossier.occurredAt), \(check.requestKey))
                             ON CONFLICT (code) DO UPDATE SET state = EXCLUDED.state, state_occurred_at = EXCLUDED.state_occurred_at,
                                 last_request_id = EXCLUDED.last_request_id, updated_at = now()
                             WHERE dossiers.state_occurred_at <= EXCLUDED.state_occurred_at
@@ -82,7 +82,7 @@ extension VerificationStore {
                 }
             }
         } catch {
-            throw StoreError(code: .query, operation: "park checks", cause: error)
+            throw StoreError.classifying(error, operation: "park checks")
         }
     }
 

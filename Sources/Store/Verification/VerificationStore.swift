@@ -35,10 +35,8 @@ public struct VerificationStore: Sendable {
                 result[key] = try Self.publishable(key, messageKey, verdict, headers)
             }
             return result
-        } catch let error as StoreError {
-            throw error
         } catch {
-            throw StoreError(code: .query, operation: "read prior verdicts", cause: error)
+            throw StoreError.classifying(error, operation: "read prior verdicts")
         }
     }
 
@@ -53,7 +51,7 @@ public struct VerificationStore: Sendable {
             for try await lane in rows.decode(String.self) { lanes.insert(lane) }
             return lanes
         } catch {
-            throw StoreError(code: .query, operation: "read parked lanes", cause: error)
+            throw StoreError.classifying(error, operation: "read parked lanes")
         }
     }
 
@@ -80,7 +78,7 @@ public struct VerificationStore: Sendable {
             } catch {
                 // PostgreSQL's own message names the constraint or column, never bound values.
                 logger.warning("verdict group commit failed", metadata: ["store.error": "\(Self.describe(error))"])
-                throw StoreError(code: .query, operation: "record verdicts")
+                throw StoreError.classifying(error, operation: "record verdicts")
             }
         }
         throw StoreError(code: .query, operation: "record verdicts (concurrent decisions)")
@@ -115,8 +113,11 @@ public struct VerificationStore: Sendable {
         var dossiers: [String: DossierRow] = [:]
         let changes = records.filter { stored[$0.requestKey] == nil }.compactMap(\.dossier)
         if !changes.isEmpty {
+            // Codes and agencies as stored: see StorableText.
             var agencyByCode: [String: String] = [:]
-            for change in changes where agencyByCode[change.code] == nil { agencyByCode[change.code] = change.agencyCode }
+            for change in changes where agencyByCode[change.storedCode] == nil {
+                agencyByCode[change.storedCode] = StorableText.encode(change.agencyCode)
+            }
             let codes = agencyByCode.keys.sorted()
             let agencies = codes.map { agencyByCode[$0]! }
             try await connection.query(
@@ -155,7 +156,7 @@ public struct VerificationStore: Sendable {
                 continue
             }
             var verdict = record.verdict
-            if let change = record.dossier, var row = dossiers[change.code] {
+            if let change = record.dossier, var row = dossiers[change.storedCode] {
                 // Compared in whole microseconds, PostgreSQL's precision: the same instant read
                 // back from the database can differ from the request's `Date` in the last bit.
                 if Self.microseconds(change.occurredAt) >= Self.microseconds(row.occurredAt) {
@@ -163,7 +164,7 @@ public struct VerificationStore: Sendable {
                     row.occurredAt = change.occurredAt
                     row.lastRequest = record.requestKey
                     row.dirty = true
-                    dossiers[change.code] = row
+                    dossiers[change.storedCode] = row
                 }
                 verdict.dossier = VerdictDossier(code: change.code, state: DossierState(rawValue: row.state) ?? DossierState(after: verdict.outcome))
             }
@@ -179,12 +180,12 @@ public struct VerificationStore: Sendable {
             let requestIDs = f.map(\.record.requestKey)
             let verdictIDs = f.map(\.verdict.verdictId)
             let channels = f.map(\.verdict.channel.rawValue)
-            let agencies = f.map(\.verdict.agencyCode)
+            let agencies = f.map { StorableText.encode($0.verdict.agencyCode) }
             let outcomes = f.map(\.verdict.outcome.rawValue)
             let attempts = f.map { Int32($0.verdict.attempts) }
             let masked = f.map { $0.verdict.subject?.idNumberMasked ?? "" }
             let refs = f.map { $0.verdict.subject?.ref ?? "" }
-            let dossierCodes = f.map { $0.verdict.dossier?.code ?? "" }
+            let dossierCodes = f.map { $0.verdict.dossier.map { StorableText.encode($0.code) } ?? "" }
             let dossierStates = f.map { $0.verdict.dossier?.state.rawValue ?? "" }
             let topics = f.map(\.record.source.topic)
             let partitions = f.map(\.record.source.partition)
