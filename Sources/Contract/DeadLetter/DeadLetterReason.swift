@@ -34,4 +34,10 @@ public struct DeadLetterReason: Sendable, Hashable, Codable, RawRepresentable, C
     public static let missingRequestId = DeadLetterReason(rawValue: "missing_request_id")
     /// A dossier event broke a field rule (section 6); events get no verdict.
     public static let invalidEvent = DeadLetterReason(rawValue: "invalid_event")
+    /// The value is null (a tombstone), which is not a request; the dead letter keeps it null.
+    public static let tombstone = DeadLetterReason(rawValue: "tombstone")
+    /// A request the service read but could not record, because the database refused one of its
+    /// values. A safety net (values are made storable first): kept here, with the message
+    /// unchanged, rather than holding up its partition.
+    public static let unprocessable = DeadLetterReason(rawValue: "unprocessable")
 }

@@ -31,7 +31,8 @@ struct RequestDecider: Sendable {
         _ request: VerificationRequest, consumedAt: Date, priorAttempts: Int, parkAllowed: Bool, logger: Logger
     ) async -> Decision {
         let deadline = consumedAt.addingTimeInterval(configuration.deadline(for: request.channel).seconds)
-        let windowEnd = parkAllowed ? min(deadline, Date().addingTimeInterval(configuration.quickRetryWindow.seconds)) : deadline
+        // Past its deadline (consumed before a restart, say) the loop below makes no call: unavailable.
+        var windowEnd = parkAllowed ? min(deadline, Date().addingTimeInterval(configuration.quickRetryWindow.seconds)) : deadline
         var attempts = priorAttempts
         var wait = 0.2
         let query = RegistryQuery(
@@ -45,6 +46,7 @@ struct RequestDecider: Sendable {
         while true {
             let remaining = windowEnd.timeIntervalSinceNow
             if remaining <= 0 { break }
+            let startedAt = Date()
             let context = RegistryCallContext(
                 agency: request.agencyCode, deadline: .now + .milliseconds(Int64(remaining * 1000)), logger: logger)
             do {
@@ -68,6 +70,14 @@ struct RequestDecider: Sendable {
                     return .verdict(verdict(request, .invalid, attempts, reasons: [ValidationReason(field: "subject", code: .registryRejected)]))
                 }
                 if error.code == .shutDown || Task.isCancelled { return .interrupted }
+                if error.code == .limiterUnavailable {
+                    // The fleet quota lives in PostgreSQL: a database blip, not a registry failure.
+                    // The time it costs does not use up the quick-retry window, so nothing parks for
+                    // it; the deadline still holds.
+                    let lost = Date().timeIntervalSince(startedAt) + min(wait, 1)
+                    windowEnd = min(deadline, windowEnd.addingTimeInterval(lost))
+                    wait = 0.1
+                }
                 logger.debug("registry did not answer", metadata: ["registry.error.code": "\(error.code)", "request.attempts": "\(attempts)"])
             } catch {
                 return .interrupted  // cancelled: shutting down

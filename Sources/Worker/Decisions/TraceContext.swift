@@ -1,3 +1,4 @@
+import Contract
 import Telemetry
 import Tracing
 
@@ -14,7 +15,7 @@ enum TraceContext {
     }
 
     static func child(of traceparent: String?) -> String? {
-        guard let traceparent else { return nil }
+        guard let traceparent, TraceParent.isValid(traceparent) else { return nil }
         let parts = traceparent.split(separator: "-")
         guard parts.count == 4, parts[0] == "00", parts[1].count == 32, parts[3].count == 2 else { return nil }
         var spanID = UInt64.random(in: 1...UInt64.max)
@@ -22,5 +23,21 @@ enum TraceContext {
         let hex = String(spanID, radix: 16)
         let padded = String(repeating: "0", count: 16 - hex.count) + hex
         return "00-\(parts[1])-\(padded)-\(parts[3])"
+    }
+
+    /// A `tracestate` worth continuing: at most 512 characters of printable ASCII (W3C Trace
+    /// Context's limit and character set); anything else is dropped, as the recommendation says,
+    /// rather than stored or published.
+    static func tracestate(_ value: String?) -> String? {
+        guard let value, !value.isEmpty, value.utf8.count <= 512,
+            value.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E })
+        else { return nil }
+        return value
+    }
+
+    /// A `traceparent` worth keeping (with a parked check): well-formed, or `nil`.
+    static func traceparent(_ value: String?) -> String? {
+        guard let value, TraceParent.isValid(value) else { return nil }
+        return value
     }
 }

@@ -19,8 +19,18 @@ final class VerdictRecorder: Sendable {
         /// Called when the item is durable: a decision committed with its outbox
         /// row, a re-emission delivered. Its offset may then be committed.
         var onDurable: @Sendable () -> Void
-        /// Resumed once the item is handed to the producer, in order.
-        var handedOver: CheckedContinuation<Void, Never>
+        /// Resumed once the item is handed to the producer, in order (or refused).
+        var handedOver: CheckedContinuation<RecordResult, Never>
+    }
+
+    /// What became of an item handed in.
+    enum RecordResult: Sendable {
+        /// Committed (for a decision) and handed to the producer, in order.
+        case handedOver
+        /// Not recorded: shutting down. Its offset stays uncommitted; it is read again after the restart.
+        case notRecorded
+        /// The database refused its values: it will never be recorded; the caller dead-letters the message.
+        case refused
     }
 
     private let queue = BatchQueue<Item>()
@@ -39,21 +49,22 @@ final class VerdictRecorder: Sendable {
         self.logger = logger
     }
 
-    /// Records a decision; returns once it is committed and handed to the producer.
-    func record(_ record: DecisionRecord, consumedAt: Date?, onDurable: @escaping @Sendable () -> Void) async {
+    /// Records a decision; returns once it is committed and handed to the producer, or refused.
+    @discardableResult
+    func record(_ record: DecisionRecord, consumedAt: Date?, onDurable: @escaping @Sendable () -> Void) async -> RecordResult {
         await withCheckedContinuation { continuation in
             // After shutdown nothing is recorded: the request stays unfinished and is read again.
             if !queue.push(Item(kind: .decision(record), consumedAt: consumedAt, onDurable: onDurable, handedOver: continuation)) {
-                continuation.resume()
+                continuation.resume(returning: .notRecorded)
             }
         }
     }
 
     /// Publishes a stored verdict again, in order with the lane's other verdicts.
     func reemit(_ verdict: PublishableVerdict, onDurable: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { continuation in
+        _ = await withCheckedContinuation { continuation in
             if !queue.push(Item(kind: .reemit(verdict), consumedAt: nil, onDurable: onDurable, handedOver: continuation)) {
-                continuation.resume()
+                continuation.resume(returning: .notRecorded)
             }
         }
     }
@@ -81,26 +92,31 @@ final class VerdictRecorder: Sendable {
             if case .decision(let record) = item.kind { return record }
             return nil
         }
-        var recorded: [RecordedVerdict] = []
-        var wait = 0.05
-        while true {
-            do {
-                recorded = try await store.record(
-                    decisions, verdictTopic: configuration.topics.verdicts, cloudEventSource: configuration.cloudEventSource)
-                break
-            } catch {
-                if Task.isCancelled {
-                    // Shutting down: these stay unrecorded and their offsets uncommitted,
-                    // so they are read again after the restart. Let the lanes go.
-                    for item in batch { item.handedOver.resume() }
-                    return
-                }
-                // Nothing is lost: the lanes wait, offsets stay uncommitted. Try again.
-                logger.error("recording verdicts failed; retrying", metadata: ["worker.error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
-                wait = min(wait * 2, 5)
-            }
+        let outcome = await retrying("recording verdicts", logger: logger) {
+            try await store.record(decisions, verdictTopic: configuration.topics.verdicts, cloudEventSource: configuration.cloudEventSource)
         }
+        switch outcome {
+        case .success(let recorded):
+            publish(batch, recorded)
+        case .cancelled:
+            // Shutting down: these stay unrecorded and their offsets uncommitted,
+            // so they are read again after the restart. Let the lanes go.
+            for item in batch { item.handedOver.resume(returning: .notRecorded) }
+        case .permanent:
+            // One of them carries a value the database refuses: find it by halving, so that the
+            // others are recorded (in order) and only the refused ones are handed back.
+            if batch.count == 1 {
+                batch[0].handedOver.resume(returning: .refused)
+                return
+            }
+            let half = batch.count / 2
+            await write(Array(batch[..<half]))
+            await write(Array(batch[half...]))
+        }
+    }
+
+    /// Hands a recorded batch to the producer, in order, and clears outbox rows on delivery.
+    private func publish(_ batch: [Item], _ recorded: [RecordedVerdict]) {
         var next = recorded.makeIterator()
         var messages: [KafkaOutgoingMessage] = []
         var after: [(outboxID: Int64?, channel: String, outcome: String, consumedAt: Date?, onDurable: @Sendable () -> Void)] = []
@@ -118,7 +134,7 @@ final class VerdictRecorder: Sendable {
             }
         }
         let pending = producer.enqueue(messages)
-        for item in batch { item.handedOver.resume() }
+        for item in batch { item.handedOver.resume(returning: .handedOver) }
         let store = self.store
         let metrics = self.metrics
         let logger = self.logger

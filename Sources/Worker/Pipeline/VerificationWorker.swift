@@ -149,40 +149,76 @@ public final class VerificationWorker: Service, Sendable {
     private struct ReadMessage: Sendable {
         var message: KafkaMessage
         var result: ReadResult
+        /// When this instance consumed it (the verdict latency counts from here).
         var consumedAt: Date
+        /// When the service first consumed it, as far as can be known: its deadline counts from
+        /// here. The message's Kafka timestamp is never later than a first consumption by any
+        /// instance, so a restart or a rebalance does not start the clock again.
+        var firstSeenAt: Date
+        /// The lane (in its stored form): requests of one message key, one after another.
         var laneKey: String
+        /// The idempotency key in its stored form (``StorableText``).
         var requestKey: String?
+    }
+
+    /// The lane of a message: its key, stored safely; a keyless message has a lane of its own
+    /// (the contract orders verdicts per key, and it has none).
+    private static func laneKey(of message: KafkaMessage) -> String {
+        guard let key = message.key else {
+            return StorableText.reserved("\(message.topic)/\(message.partition)/\(message.offset)")
+        }
+        return StorableText.encode(bytes: key)
+    }
+
+    /// The earlier of now and the message's timestamp (a timestamp from the future, a producer's
+    /// clock ahead of ours, counts as now).
+    private static func firstSeen(_ message: KafkaMessage, now: Date) -> Date {
+        guard message.timestampMilliseconds > 0 else { return now }
+        return min(now, Date(timeIntervalSince1970: Double(message.timestampMilliseconds) / 1_000))
     }
 
     private func handle(_ messages: [KafkaMessage]) async {
         if messages.isEmpty { return }
         let now = Date()
-        var deadLetters: [ReadMessage] = []
+        var deadLetters: [(ReadMessage, DeadLetterReason)] = []
         var requests: [ReadMessage] = []
         tracker.withLock { tracker in
             for message in messages { tracker.received(message.topicPartition, offset: message.offset) }
         }
         for message in messages {
-            guard let channel = configuration.topics.channel(ofTopic: message.topic) else { continue }
-            let result = reader.read(value: message.value, topic: channel, now: now)
-            let laneKey = message.key.map { String(decoding: $0, as: UTF8.self) } ?? "\u{0}\(message.topic)/\(message.partition)/\(message.offset)"
-            var read = ReadMessage(message: message, result: result, consumedAt: now, laneKey: laneKey)
+            guard let channel = configuration.topics.channel(ofTopic: message.topic) else {
+                // Not ours (a subscription wider than the request topics): nothing to decide.
+                completed(message)()
+                continue
+            }
+            let result: ReadResult =
+                message.isTombstone ? .deadLetter(.tombstone) : reader.read(value: message.value, topic: channel, now: now)
+            var read = ReadMessage(
+                message: message, result: result, consumedAt: now, firstSeenAt: Self.firstSeen(message, now: now),
+                laneKey: Self.laneKey(of: message))
             switch result {
-            case .deadLetter:
-                deadLetters.append(read)
+            case .deadLetter(let reason):
+                deadLetters.append((read, reason))
             case .request(let request):
-                read.requestKey = request.idempotencyKey
+                read.requestKey = StorableText.encode(request.idempotencyKey)
                 requests.append(read)
             case .invalid(let invalid):
-                read.requestKey = invalid.idempotencyKey
+                read.requestKey = StorableText.encode(invalid.idempotencyKey)
                 requests.append(read)
             }
         }
         await deadLetter(deadLetters)
         if requests.isEmpty { return }
 
-        let (prior, parkedLanes) = await lookUp(requests)
-        // Shutting down: leave these unfinished; they are read again after the restart.
+        guard let (prior, parkedLanes, refused) = await lookUp(requests) else {
+            // Shutting down: leave these unfinished; they are read again after the restart.
+            return
+        }
+        if !refused.isEmpty {
+            await deadLetter(refused.map { ($0, .unprocessable) })
+            let positions = Set(refused.map { TopicPartitionOffset($0.message.topicPartition, offset: $0.message.offset) })
+            requests.removeAll { positions.contains(TopicPartitionOffset($0.message.topicPartition, offset: $0.message.offset)) }
+        }
         if Task.isCancelled { return }
         for read in requests {
             await permits.acquire()
@@ -197,21 +233,41 @@ public final class VerificationWorker: Service, Sendable {
         }
     }
 
-    /// The stored verdicts and the parked lanes of a batch, in two queries;
-    /// retried until the database answers (nothing may be skipped).
-    private func lookUp(_ requests: [ReadMessage]) async -> ([String: PublishableVerdict], Set<String>) {
-        var wait = 0.05
-        while true {
-            do {
-                let prior = try await store.priorVerdicts(requests.compactMap(\.requestKey))
-                let lanes = try await store.lanesWithParkedChecks(Array(Set(requests.map(\.laneKey))))
+    /// The stored verdicts and the parked lanes of a batch, in two queries, retried while the
+    /// database is unreachable (nothing may be skipped; consumption waits meanwhile). Requests whose
+    /// keys the database refuses are handed back to be dead-lettered. `nil` when shutting down.
+    private func lookUp(
+        _ requests: [ReadMessage]
+    ) async -> (prior: [String: PublishableVerdict], parkedLanes: Set<String>, refused: [ReadMessage])? {
+        func query(_ reads: [ReadMessage]) async -> RetryOutcome<([String: PublishableVerdict], Set<String>)> {
+            await retrying("reading prior verdicts", logger: logger) {
+                let prior = try await store.priorVerdicts(reads.compactMap(\.requestKey))
+                let lanes = try await store.lanesWithParkedChecks(Array(Set(reads.map(\.laneKey))))
                 return (prior, lanes)
-            } catch {
-                if Task.isCancelled { return ([:], []) }
-                logger.error("reading prior verdicts failed; retrying", metadata: ["worker.error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
-                wait = min(wait * 2, 5)
             }
+        }
+        switch await query(requests) {
+        case .success(let (prior, lanes)):
+            return (prior, lanes, [])
+        case .cancelled:
+            return nil
+        case .permanent:
+            // One by one, to set the refused apart from the rest.
+            var prior: [String: PublishableVerdict] = [:]
+            var lanes: Set<String> = []
+            var refused: [ReadMessage] = []
+            for read in requests {
+                switch await query([read]) {
+                case .success(let (one, parked)):
+                    prior.merge(one) { $1 }
+                    lanes.formUnion(parked)
+                case .permanent:
+                    refused.append(read)
+                case .cancelled:
+                    return nil
+                }
+            }
+            return (prior, lanes, refused)
         }
     }
 
@@ -275,20 +331,24 @@ public final class VerificationWorker: Service, Sendable {
             let dossier = invalid.dossierCode.map {
                 DossierChange(code: $0, agencyCode: invalid.agencyCode, occurredAt: invalid.occurredAt?.date ?? read.consumedAt)
             }
-            await recorder.record(decisionRecord(verdict, key: invalid.idempotencyKey, dossier: dossier, read: read), consumedAt: read.consumedAt, onDurable: done)
+            let result = await recorder.record(
+                decisionRecord(verdict, key: read.requestKey ?? "", dossier: dossier, read: read), consumedAt: read.consumedAt,
+                onDurable: done)
+            if case .refused = result { await deadLetter([(read, .unprocessable)]) }
         case .request(let request):
             for warning in request.warnings {
                 requestLogger.info("identity rule relaxed to a warning", metadata: ["request.warning": "\(warning.code)"])
             }
             let decision = await decider.decide(
-                request, consumedAt: read.consumedAt, priorAttempts: 0, parkAllowed: request.channel == .submission,
+                request, consumedAt: read.firstSeenAt, priorAttempts: 0, parkAllowed: request.channel == .submission,
                 logger: requestLogger)
             switch decision {
             case .verdict(let verdict):
                 requestLogger.debug("request decided", metadata: ["request.outcome": "\(verdict.outcome.rawValue)"])
-                await recorder.record(
-                    decisionRecord(verdict, key: request.idempotencyKey, dossier: dossierChange(request), read: read),
+                let result = await recorder.record(
+                    decisionRecord(verdict, key: read.requestKey ?? "", dossier: dossierChange(request), read: read),
                     consumedAt: read.consumedAt, onDurable: done)
+                if case .refused = result { await deadLetter([(read, .unprocessable)]) }
             case .park(let attempts):
                 await park(read, attempts: attempts, logger: requestLogger)
             case .interrupted:
@@ -308,9 +368,9 @@ public final class VerificationWorker: Service, Sendable {
         return DecisionRecord(
             verdict: verdict, requestKey: key, dossier: dossier,
             source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
-            consumedAt: read.consumedAt, messageKey: read.message.key,
+            consumedAt: read.firstSeenAt, messageKey: read.message.key,
             traceparent: TraceContext.verdictParent(of: headers.string(named: "traceparent"), span: ServiceContext.current),
-            tracestate: headers.string(named: "tracestate"), settlesParkedCheck: settlesParked)
+            tracestate: TraceContext.tracestate(headers.string(named: "tracestate")), settlesParkedCheck: settlesParked)
     }
 
     // MARK: Parking
@@ -342,29 +402,27 @@ public final class VerificationWorker: Service, Sendable {
             break
         }
         recentlyParkedLanes.withLock { $0[read.laneKey] = .now + .seconds(60) }
-        var wait = 0.05
-        while true {
-            do {
-                let sealed = try parkedSealer.seal(read.message.value, requestKey: requestKey)
-                let check = ParkedCheck(
-                    requestKey: requestKey, laneKey: read.laneKey, messageKey: read.message.key,
-                    traceparent: read.message.headers.string(named: "traceparent"), channel: channel.rawValue, agencyCode: agency,
-                    sealedRequest: sealed,
-                    source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
-                    consumedAt: read.consumedAt,
-                    deadline: read.consumedAt.addingTimeInterval(configuration.deadline(for: channel).seconds),
-                    nextAttemptAt: Date().addingTimeInterval(configuration.parkedRetryInitial.seconds), attempts: attempts,
-                    dossier: dossier, tracestate: read.message.headers.string(named: "tracestate"))
-                try await store.park([check])
-                logger.info("check parked until the registry answers", metadata: ["request.attempts": "\(attempts)"])
-                completed(read.message)()
-                return
-            } catch {
-                if Task.isCancelled { return }
-                logger.error("parking failed; retrying", metadata: ["worker.error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
-                wait = min(wait * 2, 5)
-            }
+        let outcome = await retrying("parking a check", logger: logger) {
+            let sealed = try parkedSealer.seal(read.message.value, requestKey: requestKey)
+            let check = ParkedCheck(
+                requestKey: requestKey, laneKey: read.laneKey, messageKey: read.message.key,
+                traceparent: TraceContext.traceparent(read.message.headers.string(named: "traceparent")),
+                channel: channel.rawValue, agencyCode: agency, sealedRequest: sealed,
+                source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
+                consumedAt: read.firstSeenAt,
+                deadline: read.firstSeenAt.addingTimeInterval(configuration.deadline(for: channel).seconds),
+                nextAttemptAt: Date().addingTimeInterval(configuration.parkedRetryInitial.seconds), attempts: attempts,
+                dossier: dossier, tracestate: TraceContext.tracestate(read.message.headers.string(named: "tracestate")))
+            try await store.park([check])
+        }
+        switch outcome {
+        case .success:
+            logger.info("check parked until the registry answers", metadata: ["request.attempts": "\(attempts)"])
+            completed(read.message)()
+        case .permanent:
+            await deadLetter([(read, .unprocessable)])
+        case .cancelled:
+            return
         }
     }
 
@@ -399,7 +457,7 @@ public final class VerificationWorker: Service, Sendable {
             timestampMilliseconds: -1)
         let read = ReadMessage(
             message: message, result: reader.read(value: value, topic: channel, now: check.consumedAt),
-            consumedAt: check.consumedAt, laneKey: check.laneKey, requestKey: check.requestKey)
+            consumedAt: check.consumedAt, firstSeenAt: check.consumedAt, laneKey: check.laneKey, requestKey: check.requestKey)
         await traced(read, name: "retry parked check") { checkLogger in
             await self.retryTraced(check, read: read, checkLogger: checkLogger)
         }
@@ -445,39 +503,39 @@ public final class VerificationWorker: Service, Sendable {
 
     // MARK: Dead letters
 
-    private func deadLetter(_ reads: [ReadMessage]) async {
+    /// Publishes messages to the dead-letter topic unchanged (a null value stays null), with the
+    /// reason and the source position; their offsets are done once the broker has them.
+    private func deadLetter(_ reads: [(ReadMessage, DeadLetterReason)]) async {
         if reads.isEmpty { return }
-        let messages = reads.map { read -> KafkaOutgoingMessage in
-            guard case .deadLetter(let reason) = read.result else { fatalError("not a dead letter") }
+        var pending = reads.map { read, reason -> (ReadMessage, DeadLetterReason, KafkaOutgoingMessage) in
             let metadata = DeadLetterMetadata(
                 reason: reason, sourceTopic: read.message.topic, sourcePartition: read.message.partition,
                 sourceOffset: read.message.offset)
-            return KafkaOutgoingMessage(
-                topic: configuration.topics.deadLetter, key: read.message.key, value: read.message.value,
+            let message = KafkaOutgoingMessage(
+                topic: configuration.topics.deadLetter, key: read.message.key, value: read.message.nullableValue,
                 headers: read.message.headers + metadata.headers.map { KafkaHeader(name: $0.name, value: $0.value) })
+            return (read, reason, message)
         }
-        var pending = Array(zip(reads, messages))
-        var wait = 0.05
+        var backoff = Backoff()
         while !pending.isEmpty, !Task.isCancelled {
-            let reports = await producer.send(pending.map(\.1))
-            var failed: [(ReadMessage, KafkaOutgoingMessage)] = []
+            let reports = await producer.send(pending.map(\.2))
+            var failed: [(ReadMessage, DeadLetterReason, KafkaOutgoingMessage)] = []
             for (item, report) in zip(pending, reports) {
                 if report.error != nil {
                     failed.append(item)
                     continue
                 }
-                if case .deadLetter(let reason) = item.0.result { metrics.deadLettered(reason: reason.rawValue) }
+                metrics.deadLettered(reason: item.1.rawValue)
                 logger.info(
                     "message dead-lettered",
                     metadata: ["kafka.topic": "\(item.0.message.topic)", "kafka.partition": "\(item.0.message.partition)",
-                        "kafka.offset": "\(item.0.message.offset)"])
+                        "kafka.offset": "\(item.0.message.offset)", "dlq.reason": "\(item.1.rawValue)"])
                 completed(item.0.message)()
             }
             pending = failed
             if !pending.isEmpty {
                 logger.error("dead-letter delivery failed; retrying", metadata: ["worker.count": "\(pending.count)"])
-                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
-                wait = min(wait * 2, 5)
+                try? await Task.sleep(for: backoff.next())
             }
         }
     }
