@@ -4,6 +4,8 @@
 #   deploy/local-postgres.sh start [DIR]   start (or reuse) a cluster; prints DATABASE_URL=...
 #   deploy/local-postgres.sh stop  [DIR]   stop it and delete its data
 #   deploy/local-postgres.sh url   [DIR]   print the DATABASE_URL of a running cluster
+#   deploy/local-postgres.sh crash [DIR]   stop it at once, as a crash would (data kept; for tests)
+#   deploy/local-postgres.sh resume [DIR]  start a crashed or stopped cluster again on its port
 #
 # DIR defaults to /tmp/tthc-pg-$UID. The postgres user cannot enter a root-owned
 # checkout, so data and logs live under /tmp; the port is a free loopback port.
@@ -29,6 +31,17 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 PY
 }
 
+launch() {
+  as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -p $1 -k $dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    start >/dev/null || { cat "$dir/server.log" >&2; die "pg_ctl start failed"; }
+  for _ in $(seq 1 50); do
+    "$pgbin/pg_isready" -h 127.0.0.1 -p "$1" -U postgres >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  "$pgbin/pg_isready" -h 127.0.0.1 -p "$1" -U postgres >/dev/null || die "server did not become ready (log: $dir/server.log)"
+}
+
 case "$cmd" in
   start)
     if [ -f "$dir/port" ] && as_pg "$pgbin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
@@ -40,14 +53,16 @@ case "$cmd" in
       || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     port=$(free_port)
     echo "$port" > "$dir/port"
-    as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-      start >/dev/null || { cat "$dir/server.log" >&2; die "pg_ctl start failed"; }
-    for _ in $(seq 1 50); do
-      "$pgbin/pg_isready" -h 127.0.0.1 -p "$port" -U postgres >/dev/null 2>&1 && break
-      sleep 0.2
-    done
-    "$pgbin/pg_isready" -h 127.0.0.1 -p "$port" -U postgres >/dev/null || die "server did not become ready (log: $dir/server.log)"
+    launch "$port"
+    echo "DATABASE_URL=$(url)"
+    ;;
+  crash)
+    [ -d "$dir/data" ] || die "no cluster in $dir"
+    as_pg "$pgbin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+    ;;
+  resume)
+    [ -f "$dir/port" ] || die "no cluster in $dir (start one with: $0 start)"
+    launch "$(cat "$dir/port")"
     echo "DATABASE_URL=$(url)"
     ;;
   stop)
@@ -58,5 +73,5 @@ case "$cmd" in
     [ -f "$dir/port" ] || die "no cluster in $dir (start one with: $0 start)"
     url
     ;;
-  *) die "usage: $0 start|stop|url [DIR]" ;;
+  *) die "usage: $0 start|stop|url|crash|resume [DIR]" ;;
 esac

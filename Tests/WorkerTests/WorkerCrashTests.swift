@@ -40,28 +40,8 @@ struct WorkerCrashTests {
             let reports = await harness.producer.send(messages)
             #expect(reports.allSatisfy { $0.error == nil })
 
-            var environment = ProcessInfo.processInfo.environment
-            environment["KAFKA_BROKERS"] = harness.settings.kafkaBrokers.joined(separator: ",")
-            environment["DATABASE_URL"] = harness.settings.databaseURL
-            environment["REGISTRY_URL"] = simulator.baseURL
-            environment["REGISTRY_TOKEN"] = simulator.token
-            environment["REGISTRY_LIMITER"] = "local"
-            environment["REGISTRY_RATE_LIMIT"] = "2000"
-            environment["SUBJECT_REF_KEY"] = Data(harness.settings.subjectRefKey).base64EncodedString()
-            environment["KAFKA_PROPERTIES"] = EmbeddedKafkaCluster.consumerProperties.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
-            environment["OPS_PORT"] = "0"
-            environment["LOG_LEVEL"] = "warning"
-
-            func start() throws -> Process {
-                let process = Process()
-                process.executableURL = executable
-                process.arguments = ["serve"]
-                process.environment = environment
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                return process
-            }
+            let environment = harness.serveEnvironment()
+            func start() throws -> Process { try harness.startServe(executable, environment: environment) }
 
             // First run: kill it hard once part of the work is done.
             let first = try start()
@@ -97,6 +77,34 @@ struct WorkerCrashTests {
 }
 
 extension WorkerHarness {
+    /// The environment `idverify serve` needs to run against this harness's servers.
+    func serveEnvironment() -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["KAFKA_BROKERS"] = settings.kafkaBrokers.joined(separator: ",")
+        environment["DATABASE_URL"] = settings.databaseURL
+        environment["REGISTRY_URL"] = simulator.baseURL
+        environment["REGISTRY_TOKEN"] = simulator.token
+        environment["REGISTRY_LIMITER"] = "local"
+        environment["REGISTRY_RATE_LIMIT"] = "2000"
+        environment["SUBJECT_REF_KEY"] = Data(settings.subjectRefKey).base64EncodedString()
+        environment["KAFKA_PROPERTIES"] = EmbeddedKafkaCluster.consumerProperties.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
+        environment["OPS_PORT"] = "0"
+        environment["LOG_LEVEL"] = "warning"
+        return environment
+    }
+
+    /// `idverify serve` as a child process (output discarded).
+    func startServe(_ executable: URL, environment: [String: String]) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["serve"]
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     /// Messages on the verdict topic (from the high watermarks).
     func verdictCount() async throws -> Int {
         var quiet = Logger(label: "count")

@@ -80,12 +80,15 @@ final class WorkerHarness: Sendable {
     let topics = Topics()
     let logger: Logger
     let tracer: any Tracer
+    /// Partitions of every topic.
+    let partitions: Int
 
     init(
-        name: String, simulator: RunningSimulator, tracer: any Tracer = NoOpTracer(),
-        configure: (inout ServiceSettings) -> Void = { _ in }
+        name: String, simulator: RunningSimulator, tracer: any Tracer = NoOpTracer(), partitions: Int = 3,
+        databaseURL: String? = nil, configure: (inout ServiceSettings) -> Void = { _ in }
     ) async throws {
         self.tracer = tracer
+        self.partitions = partitions
         let sink = logs
         var logger = Logger(label: "worker-test") { _ in CapturingLogHandler(sink: sink) }
         logger.logLevel = .trace
@@ -94,11 +97,13 @@ final class WorkerHarness: Sendable {
         quiet.logLevel = .critical
         cluster = try EmbeddedKafkaCluster(brokers: 1, logger: quiet)
         for topic in Topics().requestTopics + [Topics().verdicts, Topics().deadLetter] {
-            try cluster.createTopic(topic, partitions: 3)
+            try cluster.createTopic(topic, partitions: partitions)
         }
         self.simulator = simulator
+        var database = databaseURL ?? ""
+        if databaseURL == nil { database = try await freshDatabase(name) }
         var settings = ServiceSettings(
-            kafkaBrokers: [cluster.bootstrapServers], databaseURL: try await freshDatabase(name),
+            kafkaBrokers: [cluster.bootstrapServers], databaseURL: database,
             registryURL: simulator.baseURL, registryToken: simulator.token,
             subjectRefKey: Array("test-subject-ref-key-0123456789".utf8))
         settings.kafkaProperties = EmbeddedKafkaCluster.consumerProperties
@@ -154,7 +159,7 @@ final class WorkerHarness: Sendable {
         let reader = try KafkaConsumer(
             configuration: .init(bootstrapServers: [cluster.bootstrapServers], groupID: "reader-\(UUID())", topics: []),
             logger: quiet)
-        try reader.assign((0..<3).map { TopicPartitionOffset(topic: topic, partition: Int32($0), offset: KafkaOffset.beginning) })
+        try reader.assign((0..<partitions).map { TopicPartitionOffset(topic: topic, partition: Int32($0), offset: KafkaOffset.beginning) })
         defer { Task { await reader.close() } }
         return try await withTimeout(seconds, "\(count) messages on \(topic)") {
             var messages: [KafkaMessage] = []
@@ -173,7 +178,7 @@ final class WorkerHarness: Sendable {
         let consumer = try KafkaConsumer(
             configuration: .init(bootstrapServers: [cluster.bootstrapServers], groupID: "count-\(UUID())", topics: []), logger: quiet)
         var total: Int64 = 0
-        for partition in 0..<3 { total += try await consumer.watermarks(TopicPartition(topic: topic, partition: Int32(partition))).high }
+        for partition in 0..<partitions { total += try await consumer.watermarks(TopicPartition(topic: topic, partition: Int32(partition))).high }
         await consumer.close()
         return Int(total)
     }
