@@ -199,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "Kafka", "Contract", "Identity", "Store", "Registry", "RegistrySimulator", "Telemetry",
+                "Worker", "Ops", "Kafka", "Contract", "Identity", "Store", "Registry", "RegistrySimulator", "Telemetry",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,4 +1,5 @@
 import Foundation
+import Ops
 import Testing
 
 /// A PostgreSQL cluster of a test's own (deploy/local-postgres.sh), for tests that crash it:
@@ -27,22 +28,7 @@ struct OwnPostgres: Sendable {
 
     /// Runs the script and waits for it without blocking a thread of the cooperative pool.
     static func runScript(_ command: String, _ directory: String) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, command, directory]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.standardError
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (status, output) = try await ChildProcess.run("/bin/bash", [script, command, directory], standardError: .discard)
         guard status == 0 else { throw HarnessError("local-postgres.sh \(command) exited with \(status)") }
         return output
     }
