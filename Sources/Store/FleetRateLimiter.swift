@@ -38,19 +38,26 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         /// Slots are used only while the database clock is known to within this (half the best
         /// recent round trip, plus drift since it). Default: 5 ms.
         public var maxClockError: Duration
+        /// A lease not answered within this fails with ``RegistryError/Code/limiterUnavailable``.
+        /// PostgresNIO queues a query while it cannot connect, so without a bound a database outage
+        /// would look like a limiter that never grants — and callers would time out as if the
+        /// registry were slow. Default: 2 s.
+        public var leaseTimeout: Duration
 
         public init(
             rateLimit: RegistryRateLimit,
             quotaName: String = "registry",
             maxBatch: Int = 32,
             maxLeaseAhead: Duration = .milliseconds(250),
-            maxClockError: Duration = .milliseconds(5)
+            maxClockError: Duration = .milliseconds(5),
+            leaseTimeout: Duration = .seconds(2)
         ) {
             self.rateLimit = rateLimit
             self.quotaName = quotaName
             self.maxBatch = maxBatch
             self.maxLeaseAhead = maxLeaseAhead
             self.maxClockError = maxClockError
+            self.leaseTimeout = leaseTimeout
         }
 
         /// Checks the values, naming the one that cannot work.
@@ -60,6 +67,7 @@ public final class FleetRateLimiter: RegistryRateLimiter {
             guard self.maxBatch >= 1 else { throw RegistryConfigurationError("fleet limiter maxBatch must be at least 1") }
             guard self.maxLeaseAhead >= .zero else { throw RegistryConfigurationError("fleet limiter maxLeaseAhead must not be negative") }
             guard self.maxClockError > .zero else { throw RegistryConfigurationError("fleet limiter maxClockError must be positive") }
+            guard self.leaseTimeout > .zero else { throw RegistryConfigurationError("fleet limiter leaseTimeout must be positive") }
         }
     }
 
@@ -237,7 +245,7 @@ public final class FleetRateLimiter: RegistryRateLimiter {
                     }
                 }
                 do {
-                    return try await self.lease()
+                    return try await self.boundedLease()
                 } catch {
                     self.logger.debug("Registry quota lease failed", metadata: ["store.error": "\(type(of: error))"])
                     throw error
@@ -245,6 +253,13 @@ public final class FleetRateLimiter: RegistryRateLimiter {
             }
             state.leaseTask = task
             return task
+        }
+    }
+
+    /// ``lease()`` within ``Configuration/leaseTimeout``.
+    private func boundedLease() async throws -> LeaseResult {
+        try await withTimeLimit(self.configuration.leaseTimeout, else: RegistryError(code: .limiterUnavailable)) {
+            try await self.lease()
         }
     }
 
@@ -358,3 +373,4 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         }
     }
 }
+

@@ -93,7 +93,8 @@ final class VerdictRecorder: Sendable {
             return nil
         }
         let outcome = await retrying("recording verdicts", logger: logger) {
-            try await store.record(decisions, verdictTopic: configuration.topics.verdicts, cloudEventSource: configuration.cloudEventSource)
+            try await self.store.record(
+                decisions, verdictTopic: self.configuration.topics.verdicts, cloudEventSource: self.configuration.cloudEventSource)
         }
         switch outcome {
         case .success(let recorded):

@@ -241,8 +241,8 @@ public final class VerificationWorker: Service, Sendable {
     ) async -> (prior: [String: PublishableVerdict], parkedLanes: Set<String>, refused: [ReadMessage])? {
         func query(_ reads: [ReadMessage]) async -> RetryOutcome<([String: PublishableVerdict], Set<String>)> {
             await retrying("reading prior verdicts", logger: logger) {
-                let prior = try await store.priorVerdicts(reads.compactMap(\.requestKey))
-                let lanes = try await store.lanesWithParkedChecks(Array(Set(reads.map(\.laneKey))))
+                let prior = try await self.store.priorVerdicts(reads.compactMap(\.requestKey))
+                let lanes = try await self.store.lanesWithParkedChecks(Array(Set(reads.map(\.laneKey))))
                 return (prior, lanes)
             }
         }
@@ -402,19 +402,24 @@ public final class VerificationWorker: Service, Sendable {
             break
         }
         recentlyParkedLanes.withLock { $0[read.laneKey] = .now + .seconds(60) }
-        let outcome = await retrying("parking a check", logger: logger) {
-            let sealed = try parkedSealer.seal(read.message.value, requestKey: requestKey)
-            let check = ParkedCheck(
-                requestKey: requestKey, laneKey: read.laneKey, messageKey: read.message.key,
-                traceparent: TraceContext.traceparent(read.message.headers.string(named: "traceparent")),
-                channel: channel.rawValue, agencyCode: agency, sealedRequest: sealed,
-                source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
-                consumedAt: read.firstSeenAt,
-                deadline: read.firstSeenAt.addingTimeInterval(configuration.deadline(for: channel).seconds),
-                nextAttemptAt: Date().addingTimeInterval(configuration.parkedRetryInitial.seconds), attempts: attempts,
-                dossier: dossier, tracestate: TraceContext.tracestate(read.message.headers.string(named: "tracestate")))
-            try await store.park([check])
+        let sealed: [UInt8]
+        do {
+            sealed = try parkedSealer.seal(read.message.value, requestKey: requestKey)
+        } catch {
+            logger.error("a check could not be sealed for parking", metadata: ["worker.error": "\(error)"])
+            await deadLetter([(read, .unprocessable)])
+            return
         }
+        let check = ParkedCheck(
+            requestKey: requestKey, laneKey: read.laneKey, messageKey: read.message.key,
+            traceparent: TraceContext.traceparent(read.message.headers.string(named: "traceparent")),
+            channel: channel.rawValue, agencyCode: agency, sealedRequest: sealed,
+            source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
+            consumedAt: read.firstSeenAt,
+            deadline: read.firstSeenAt.addingTimeInterval(configuration.deadline(for: channel).seconds),
+            nextAttemptAt: Date().addingTimeInterval(configuration.parkedRetryInitial.seconds), attempts: attempts,
+            dossier: dossier, tracestate: TraceContext.tracestate(read.message.headers.string(named: "tracestate")))
+        let outcome = await retrying("parking a check", logger: logger) { try await self.store.park([check]) }
         switch outcome {
         case .success:
             logger.info("check parked until the registry answers", metadata: ["request.attempts": "\(attempts)"])

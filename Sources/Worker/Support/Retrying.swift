@@ -34,15 +34,19 @@ enum RetryOutcome<Value: Sendable>: Sendable {
 /// Runs `body` until it succeeds, is cancelled, or fails permanently. Transient failures (the
 /// database or the broker unreachable) are logged once per failure and retried with `backoff`:
 /// nothing that came off the wire is a reason to retry for ever, and nothing transient is a
-/// reason to give up.
+/// reason to give up. An attempt not answered within `attemptLimit` counts as a transient failure:
+/// a query queued while the database was down was seen never to end, even once it was back
+/// (every operation retried here is idempotent, so an attempt that did land is harmless).
 func retrying<Value: Sendable>(
-    _ what: String, logger: Logger, backoff: Backoff = Backoff(), _ body: () async throws -> Value
+    _ what: String, logger: Logger, backoff: Backoff = Backoff(), attemptLimit: Duration = .seconds(15),
+    _ body: @escaping @Sendable () async throws -> Value
 ) async -> RetryOutcome<Value> {
     var backoff = backoff
     while true {
         if Task.isCancelled { return .cancelled }
         do {
-            return .success(try await body())
+            return .success(
+                try await withTimeLimit(attemptLimit, else: StoreError(code: .query, operation: "\(what): no answer in time"), body))
         } catch let error as StoreError where !error.isRetriable {
             logger.error("\(what) refused by the database", metadata: ["worker.error": "\(error)"])
             return .permanent(error)
