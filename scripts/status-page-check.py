@@ -7,7 +7,7 @@
 Fails (exit 1, one line per problem) when the page logs a console error, does not reach its ready
 state, shows board numbers different from GET /v1/stats for the same month and agency (every agency
 row and the all-agencies row, after choosing the month and then the agency with the pickers), or
-shows the wrong language. Saves screenshots (status-page-vi.png, status-page-en.png,
+shows the wrong language, or shows live figures other than GET /v1/status. Saves screenshots (status-page-vi.png, status-page-en.png,
 status-page-agency.png) in the artefact folder.
 """
 import argparse
@@ -98,6 +98,38 @@ def compare(base, month, agency, cells, where):
     return expected
 
 
+def check_live(driver, status):
+    def values(selector):
+        return [float(td.get_attribute("data-value")) for td in driver.find_elements(By.CSS_SELECTOR, selector)]
+
+    for reason, count in status["deadLetters"]["total"].items():
+        rows = [tr for tr in driver.find_elements(By.CSS_SELECTOR, "#dead-letters tbody tr")
+                if tr.find_elements(By.TAG_NAME, "td")[0].text == reason]
+        shown = [float(td.get_attribute("data-value")) for td in rows[0].find_elements(By.CSS_SELECTOR, "td[data-value]")] if rows else None
+        if shown != [float(status["deadLetters"]["inWindow"].get(reason, 0)), float(count)]:
+            problem(f"dead letters {reason}: page {shown}, /v1/status {status['deadLetters']['inWindow'].get(reason, 0)} / {count}")
+    for outcome, count in status["verdictsInWindow"].items():
+        shown = values(f'#verdicts tr[data-outcome="{outcome}"] td[data-value]')
+        if shown != [float(count)]:
+            problem(f"verdicts {outcome}: page {shown}, /v1/status {count}")
+    for topic in status["lag"]:
+        shown = values(f'#lag tr[data-topic="{topic["topic"]}"] td[data-value]')
+        if shown != [float(topic["messages"]), float(topic["seconds"])]:
+            problem(f"lag {topic['topic']}: page {shown}, /v1/status {topic['messages']} / {topic['seconds']}")
+    registry = status["registry"]
+    for element, expected in [("quota", registry["quotaCallsPerSecond"]), ("breaker", registry["breaker"]),
+                              ("parked", status["parkedChecks"])]:
+        shown = driver.find_element(By.ID, element).get_attribute("data-value")
+        if expected is None:
+            ok = shown == "null"
+        elif isinstance(expected, str):
+            ok = shown == expected
+        else:
+            ok = shown not in (None, "null") and float(shown) == float(expected)
+        if not ok:
+            problem(f"{element}: page {shown}, /v1/status {expected}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True, help="the ops server, http://host:port")
@@ -105,6 +137,8 @@ def main():
     parser.add_argument("--agency", required=True, help="an agency to pick")
     parser.add_argument("--expect-total-handled", type=int, required=True,
                         help="handled for all agencies in --month, as the test sent them")
+    parser.add_argument("--expect-verdicts", type=int, required=True,
+                        help="verdicts in the window, all outcomes, as the test counted them")
     parser.add_argument("--artefacts", required=True, help="folder for the screenshots")
     args = parser.parse_args()
     base = args.url.rstrip("/")
@@ -156,13 +190,11 @@ def main():
             problem(f"unexpected English title {driver.find_element(By.ID, 'title').text!r}")
         for agency, cells in board_rows(driver).items():
             compare(base, args.month, agency, cells, "English board")
-        # The live part shows the status figures.
+        # The live part shows what /v1/status answers (the test's counters do not move meanwhile).
         status = get_json(base, "/v1/status")
-        for reason, count in status["deadLetters"]["total"].items():
-            found = [tr for tr in driver.find_elements(By.CSS_SELECTOR, "#dead-letters tbody tr")
-                     if tr.find_elements(By.TAG_NAME, "td") and tr.find_elements(By.TAG_NAME, "td")[0].text == reason]
-            if not found:
-                problem(f"dead letters: reason {reason} not shown")
+        if sum(status["verdictsInWindow"].values()) != args.expect_verdicts:
+            problem(f"/v1/status counts {status['verdictsInWindow']} verdicts, the test counted {args.expect_verdicts}")
+        check_live(driver, status)
         driver.save_screenshot(os.path.join(args.artefacts, "status-page-en.png"))
         console_errors(driver, "the English page")
     finally:

@@ -189,12 +189,24 @@ struct StatusPageTests {
                         && prometheus.emitToString().contains(#"identity_dead_letters_total{reason="not_json"} 1"#)
                         && port.withLock { $0 } != 0
                 }
+                // Live figures as a worker would export them.
+                Counter(label: "identity_verdicts_total", dimensions: [("channel", "counter"), ("outcome", "verified")], factory: factory)
+                    .increment(by: 7)
+                Counter(label: "identity_verdicts_total", dimensions: [("channel", "submission"), ("outcome", "mismatch")], factory: factory)
+                    .increment(by: 2)
+                Gauge(label: "identity_consumer_lag_messages", dimensions: [("topic", "page.identity.requests"), ("partition", "0")], factory: factory)
+                    .record(42)
+                Gauge(label: "identity_consumer_lag_seconds", dimensions: [("topic", "page.identity.requests"), ("partition", "0")], factory: factory)
+                    .record(3.5)
+                Gauge(label: "identity_registry_quota_calls_per_second", factory: factory).record(300)
+                Gauge(label: "identity_registry_circuit_state", factory: factory).record(1)
+                Gauge(label: "identity_parked_checks", factory: factory).record(3)
                 let result = try await Self.run(
                     "python3",
                     [
                         root.appendingPathComponent("scripts/status-page-check.py").path,
                         "--url", "http://127.0.0.1:\(port.withLock { $0 })", "--month", "2026-11",
-                        "--agency", DossierStatisticsTests.agency, "--expect-total-handled", "10",
+                        "--agency", DossierStatisticsTests.agency, "--expect-total-handled", "10", "--expect-verdicts", "9",
                         "--artefacts", artefacts.path,
                     ])
                 #expect(result.status == 0, "status-page-check failed:\n\(result.stdout)\(result.stderr)")

@@ -15,6 +15,7 @@ extension StatusPage {
               month: "Tháng", agency: "Cơ quan", allAgencies: "Tất cả cơ quan", handled: "Đã giải quyết",
               resolved: "Có kết quả", returned: "Trả lại", onTime: "Đúng hạn", late: "Quá hạn",
               lateRate: "Tỷ lệ quá hạn", none: "Không có dữ liệu", windowText: "Trong {m} phút gần nhất",
+              windowSecondsText: "Trong {s} giây gần nhất",
               closed: "Đóng (bình thường)", half_open: "Nửa mở (đang thử)", open: "Mở (tạm ngừng gọi)",
               verified: "Khớp", mismatch: "Không khớp", invalid: "Không hợp lệ", unavailable: "Không tra cứu được",
               failed: "Không tải được dữ liệu", unknown: "—",
@@ -29,6 +30,7 @@ extension StatusPage {
               month: "Month", agency: "Agency", allAgencies: "All agencies", handled: "Handled",
               resolved: "Resolved", returned: "Returned", onTime: "On time", late: "Late",
               lateRate: "Late rate", none: "No data", windowText: "Last {m} minutes",
+              windowSecondsText: "Last {s} seconds",
               closed: "Closed (normal)", half_open: "Half-open (probing)", open: "Open (calls paused)",
               verified: "Verified", mismatch: "Mismatch", invalid: "Invalid", unavailable: "Unavailable",
               failed: "Could not load the data", unknown: "—",
@@ -56,6 +58,11 @@ extension StatusPage {
             const tr = document.createElement("tr");
             cells.forEach((c) => tr.appendChild(c));
             return tr;
+          }
+          function valued(content, value) {
+            const td = cell("td", content, "n");
+            td.dataset.value = String(value);
+            return td;
           }
           function emptyRow(columns) {
             const td = cell("td", T.none, "empty");
@@ -102,18 +109,26 @@ extension StatusPage {
           function renderLive(status) {
             $("updated").textContent = new Date(status.generatedAt).toLocaleString(locale);
             const lag = $("lag").tBodies[0];
-            lag.replaceChildren(...(status.lag.length ? status.lag.map((t) => row([
-              cell("td", t.topic), cell("td", integer.format(t.messages), "n"), cell("td", decimal.format(t.seconds), "n"),
-            ])) : [emptyRow(3)]));
-            $("window").textContent = T.windowText.replace("{m}", integer.format(Math.round(status.windowSeconds / 60)));
+            lag.replaceChildren(...(status.lag.length ? status.lag.map((t) => {
+              const tr = row([cell("td", t.topic), valued(integer.format(t.messages), t.messages), valued(decimal.format(t.seconds), t.seconds)]);
+              tr.dataset.topic = t.topic;
+              return tr;
+            }) : [emptyRow(3)]));
+            $("window").textContent = status.windowSeconds < 120
+              ? T.windowSecondsText.replace("{s}", integer.format(status.windowSeconds))
+              : T.windowText.replace("{m}", integer.format(Math.round(status.windowSeconds / 60)));
             const outcomes = Object.keys(status.verdictsInWindow);
             $("verdicts").tBodies[0].replaceChildren(...(outcomes.length ? outcomes.map((o) => {
-              const tr = row([cell("td", T[o] || o), cell("td", integer.format(status.verdictsInWindow[o]), "n")]);
+              const tr = row([cell("td", T[o] || o), valued(integer.format(status.verdictsInWindow[o]), status.verdictsInWindow[o])]);
               tr.dataset.outcome = o;
               return tr;
             }) : [emptyRow(2)]));
             const registry = status.registry;
             $("calls").textContent = decimal.format(registry.callsPerSecond);
+            $("calls").dataset.value = String(registry.callsPerSecond);
+            $("quota").dataset.value = String(registry.quotaCallsPerSecond);
+            $("breaker").dataset.value = String(registry.breaker);
+            $("parked").dataset.value = String(status.parkedChecks);
             $("quota").textContent = registry.quotaCallsPerSecond === null ? T.unknown
               : integer.format(registry.quotaCallsPerSecond) + " (" + percent.format(registry.callsPerSecond / Math.max(1, registry.quotaCallsPerSecond)) + ")";
             const breaker = $("breaker");
@@ -122,8 +137,8 @@ extension StatusPage {
             $("parked").textContent = status.parkedChecks === null ? T.unknown : integer.format(status.parkedChecks);
             const reasons = Object.keys(status.deadLetters.total);
             $("dead-letters").tBodies[0].replaceChildren(...(reasons.length ? reasons.map((r) => row([
-              cell("td", r), cell("td", integer.format(status.deadLetters.inWindow[r] || 0), "n"),
-              cell("td", integer.format(status.deadLetters.total[r]), "n"),
+              cell("td", r), valued(integer.format(status.deadLetters.inWindow[r] || 0), status.deadLetters.inWindow[r] || 0),
+              valued(integer.format(status.deadLetters.total[r]), status.deadLetters.total[r]),
             ])) : [emptyRow(3)]));
           }
 

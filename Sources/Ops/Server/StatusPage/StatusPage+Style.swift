@@ -10,8 +10,9 @@ extension StatusPage {
         nav { float: right; margin-top: -30px; }
         nav a { color: var(--ink); }
         main { padding: 16px 24px; }
-        #live { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 16px; margin-bottom: 16px; }
-        .card { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; }
+        #live { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 16px; margin-bottom: 16px; }
+        .card { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; min-width: 0; overflow-x: auto; }
+        #lag td:first-child { overflow-wrap: anywhere; }
         table { border-collapse: collapse; width: 100%; }
         th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left; }
         th { font-weight: 600; color: var(--muted); }
