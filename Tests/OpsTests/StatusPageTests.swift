@@ -129,6 +129,14 @@ struct StatusPageTests {
         #expect(json.contains(#""registry":{"callsPerSecond":2.0,"quotaCallsPerSecond":300.0,"breaker":"open"}"#))
     }
 
+    @Test("a status sample interval that is not positive is refused, naming the setting")
+    func sampleIntervalSetting() {
+        #expect(throws: SettingError.invalid("statusSampleInterval", "must be positive")) {
+            try OpsServer.Configuration(statusSampleInterval: .zero).validate()
+        }
+        #expect(throws: Never.self) { try OpsServer.Configuration().validate() }
+    }
+
     @Test("labels with escapes and samples without labels parse; comments and junk are skipped")
     func reading() {
         let reading = MetricsReading(
