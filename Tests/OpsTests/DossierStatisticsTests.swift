@@ -196,6 +196,34 @@ struct DossierStatisticsTests {
         }
     }
 
+    @Test("writers on several connections at once leave the rollup equal to a recount")
+    func concurrentWriters() async throws {
+        try await OpsTestEnvironment.withDatabase { client, _ in
+            let statistics = DossierStatistics(client: client, logger: OpsTestEnvironment.logger)
+            // 40 dossiers, each received (with a due date) and closed twice by different writers,
+            // the batches split so that one dossier's events go through different transactions.
+            var events: [DossierEvent] = []
+            for number in 0..<40 {
+                let code = "D-C\(number)"
+                let agency = number % 2 == 0 ? Self.agency : Self.other
+                events.append(Self.event(code, .received, "2026-10-0\(1 + number % 9)T08:00:00+07:00", due: "2026-10-20T17:00:00+07:00", agency: agency))
+                events.append(Self.event(code, .resolved, "2026-10-1\(number % 10)T08:00:00+07:00", agency: agency))
+                events.append(Self.event(code, .returned, "2026-11-0\(1 + number % 9)T08:00:00+07:00", agency: number % 3 == 0 ? Self.other : agency))
+            }
+            // Batch k: dossier k's receipt, dossier k+1's resolution, dossier k+2's return.
+            let batches = (0..<40).map { k in (0..<3).map { offset in events[((k + offset) % 40) * 3 + offset] } }
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for batch in batches { group.addTask { try await statistics.record(batch) } }
+                var total = 0
+                for try await inserted in group { total += inserted }
+                #expect(total == events.count)
+            }
+            try await Self.expectRollupMatchesEvents(statistics, months: ["2026-10", "2026-11"])
+            #expect(try await statistics.figures(agency: nil, month: try #require(StatisticsMonth("2026-11"))).handled == 40)
+            #expect(try await statistics.figures(agency: nil, month: try #require(StatisticsMonth("2026-10"))).handled == 0)
+        }
+    }
+
     @Test("codes with NUL or over 512 bytes are stored through StorableText, and the batch is kept")
     func unstorableCodes() async throws {
         try await OpsTestEnvironment.withDatabase { client, _ in
