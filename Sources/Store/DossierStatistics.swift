@@ -4,10 +4,13 @@ import Logging
 import PostgresNIO
 
 /// The processing record that a TTHC portal shows per agency and month ("Kết quả giải quyết
-/// TTHC", contract section 6), kept in `dossier_events` (migration 2).
+/// TTHC", contract section 6), kept in `dossier_events` (migration 2) and rolled up per agency and
+/// month in `dossier_closings` / `dossier_monthly_figures` (migration 6).
 ///
-/// **Recording.** ``record(_:)`` inserts events idempotently by `eventId`: a redelivered or
-/// re-published event changes nothing, and the first version of an event id wins.
+/// **Recording.** ``record(_:)`` inserts events idempotently by `eventId` (a redelivered or
+/// re-published event changes nothing, and the first version of an event id wins) and updates the
+/// rollup in the same transaction. Codes off the wire are stored through ``StorableText``, so a NUL
+/// byte or an oversized code cannot make PostgreSQL refuse the batch.
 ///
 /// **Counting.** A dossier counts once, in the month (Asia/Ho_Chi_Minh) of the event that closed
 /// it: its latest `resolved` or `returned` event by `occurredAt` (ties broken by event id, so the
@@ -16,6 +19,10 @@ import PostgresNIO
 /// `occurredAt` is at or before its due date, which is the `dueAt` of the latest event carrying
 /// one that occurred at or before the closing event (usually `received`); a dossier without a due
 /// date is on time. The agency is the closing event's `agencyCode`.
+///
+/// **Reading.** ``figures(agency:month:)`` and ``board(month:)`` read the rollup (a few rows per
+/// month); ``recomputedFigures(agency:month:)`` counts from the raw events with the same rules, to
+/// check the rollup, and ``rebuildRollup()`` rebuilds it from the raw events.
 public struct DossierStatistics: Sendable {
     /// The zone whose calendar months the figures use.
     public static let timeZoneIdentifier = "Asia/Ho_Chi_Minh"
@@ -24,14 +31,14 @@ public struct DossierStatistics: Sendable {
     private let logger: Logger
 
     /// - Parameters:
-    ///   - client: A running `PostgresClient` on a database migrated to version 2 or later.
+    ///   - client: A running `PostgresClient` on a database migrated to version 6 or later.
     ///   - logger: For the queries (PostgresNIO logs at `debug`).
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }
 
-    /// Inserts events that are not stored yet, in one statement.
+    /// Inserts events that are not stored yet and updates the rollup, in one transaction.
     ///
     /// - Returns: How many were new (the rest were already stored, or repeated within `events`).
     @discardableResult
@@ -46,8 +53,8 @@ public struct DossierStatistics: Sendable {
         var hasDue: [Bool] = []
         for event in events {
             ids.append(event.eventId)
-            codes.append(event.dossierCode)
-            agencies.append(event.agencyCode)
+            codes.append(StorableText.encode(event.dossierCode))
+            agencies.append(StorableText.encode(event.agencyCode))
             types.append(event.type.rawValue)
             occurred.append(event.occurredAt.date)
             due.append(event.dueAt?.date ?? event.occurredAt.date)
@@ -55,26 +62,92 @@ public struct DossierStatistics: Sendable {
         }
         let rows = try await self.client.query(
             """
-            INSERT INTO dossier_events (event_id, dossier_code, agency_code, type, occurred_at, due_at)
-            SELECT e.event_id, e.dossier_code, e.agency_code, e.type, e.occurred_at,
-                   CASE WHEN e.has_due THEN e.due_at END
-            FROM unnest(\(ids)::uuid[], \(codes)::text[], \(agencies)::text[], \(types)::text[],
-                        \(occurred)::timestamptz[], \(due)::timestamptz[], \(hasDue)::boolean[])
-                 AS e(event_id, dossier_code, agency_code, type, occurred_at, due_at, has_due)
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING 1
+            SELECT dossier_events_record(\(ids)::uuid[], \(codes)::text[], \(agencies)::text[], \(types)::text[],
+                                         \(occurred)::timestamptz[], \(due)::timestamptz[], \(hasDue)::boolean[])
             """,
             logger: self.logger
         )
         var inserted = 0
-        for try await _ in rows { inserted += 1 }
+        for try await count in rows.decode(Int.self) { inserted = count }
         return inserted
     }
 
-    /// The figures of one month, for one agency or (with `agency` nil) for all agencies together.
+    /// The figures of one month, for one agency or (with `agency` nil) for all agencies together,
+    /// from the rollup.
     public func figures(agency: String?, month: StatisticsMonth) async throws -> DossierFigures {
+        let stored = agency.map(StorableText.encode)
+        let rows = try await self.client.query(
+            """
+            SELECT coalesce(sum(resolved), 0)::int8, coalesce(sum(returned), 0)::int8, coalesce(sum(late), 0)::int8
+            FROM dossier_monthly_figures
+            WHERE month = make_date(\(month.year)::int, \(month.month)::int, 1)
+              AND (\(stored)::text IS NULL OR agency_code = \(stored)::text)
+            """,
+            logger: self.logger
+        )
+        var figures = DossierFigures(agency: agency, month: month, resolved: 0, returned: 0, late: 0)
+        for try await (resolved, returned, late) in rows.decode((Int, Int, Int).self) {
+            figures.resolved = resolved
+            figures.returned = returned
+            figures.late = late
+        }
+        return figures
+    }
+
+    /// The figures of one month for every agency that has a dossier counted in it, by agency code,
+    /// from the rollup.
+    public func board(month: StatisticsMonth) async throws -> [DossierFigures] {
+        let rows = try await self.client.query(
+            """
+            SELECT agency_code, resolved, returned, late
+            FROM dossier_monthly_figures
+            WHERE month = make_date(\(month.year)::int, \(month.month)::int, 1) AND resolved + returned > 0
+            ORDER BY agency_code
+            """,
+            logger: self.logger
+        )
+        var board: [DossierFigures] = []
+        for try await (agency, resolved, returned, late) in rows.decode((String, Int, Int, Int).self) {
+            board.append(DossierFigures(agency: agency, month: month, resolved: resolved, returned: returned, late: late))
+        }
+        return board
+    }
+
+    /// The months that have figures, latest first (for the page's month picker).
+    public func months(limit: Int = 120) async throws -> [StatisticsMonth] {
+        let rows = try await self.client.query(
+            """
+            SELECT DISTINCT extract(year FROM month)::int, extract(month FROM month)::int
+            FROM dossier_monthly_figures
+            WHERE resolved + returned > 0
+            ORDER BY 1 DESC, 2 DESC
+            LIMIT \(limit)
+            """,
+            logger: self.logger
+        )
+        var months: [StatisticsMonth] = []
+        for try await (year, month) in rows.decode((Int, Int).self) {
+            if let value = StatisticsMonth(year: year, month: month) { months.append(value) }
+        }
+        return months
+    }
+
+    /// Rebuilds the rollup from every stored event (as migration 6 did); returns the closed
+    /// dossiers counted. Writers wait meanwhile (one advisory lock).
+    @discardableResult
+    public func rebuildRollup() async throws -> Int {
+        let rows = try await self.client.query("SELECT dossier_rollup_rebuild()", logger: self.logger)
+        var closings = 0
+        for try await count in rows.decode(Int.self) { closings = count }
+        return closings
+    }
+
+    /// The figures counted from the raw events with the same rules, without the rollup: slow at a
+    /// province's scale (seconds), for checking the rollup (`idverify stats --recompute`).
+    public func recomputedFigures(agency: String?, month: StatisticsMonth) async throws -> DossierFigures {
         let zone = Self.timeZoneIdentifier
         let next = month.next
+        let stored = agency.map(StorableText.encode)
         let rows = try await self.client.query(
             """
             WITH bounds AS (
@@ -101,7 +174,7 @@ public struct DossierStatistics: Sendable {
                 FROM closing c, bounds b
                 WHERE c.occurred_at >= b.start_at
                   AND c.occurred_at < b.end_at
-                  AND (\(agency)::text IS NULL OR c.agency_code = \(agency)::text)
+                  AND (\(stored)::text IS NULL OR c.agency_code = \(stored)::text)
             )
             SELECT count(*) FILTER (WHERE type = 'resolved'),
                    count(*) FILTER (WHERE type = 'returned'),
@@ -110,15 +183,13 @@ public struct DossierStatistics: Sendable {
             """,
             logger: self.logger
         )
-        var resolved = 0
-        var returned = 0
-        var late = 0
-        for try await (r, t, l) in rows.decode((Int, Int, Int).self) {
-            resolved = r
-            returned = t
-            late = l
+        var figures = DossierFigures(agency: agency, month: month, resolved: 0, returned: 0, late: 0)
+        for try await (resolved, returned, late) in rows.decode((Int, Int, Int).self) {
+            figures.resolved = resolved
+            figures.returned = returned
+            figures.late = late
         }
-        return DossierFigures(agency: agency, month: month, resolved: resolved, returned: returned, late: late)
+        return figures
     }
 }
 

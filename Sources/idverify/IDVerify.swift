@@ -32,6 +32,7 @@ struct BenchCommand: AsyncParsableCommand {
             BenchContractCommand.self,
             BenchRegistryCommand.self,
             BenchWorkerCommand.self,
+            BenchStatsCommand.self,
         ]
     )
 }

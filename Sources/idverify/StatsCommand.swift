@@ -20,6 +20,12 @@ struct StatsCommand: AsyncParsableCommand {
     @Flag(help: "Print the JSON that GET /v1/stats answers instead of the board.")
     var json = false
 
+    @Flag(help: "Count from the raw events instead of the rollup (slow at scale; to check the rollup).")
+    var recompute = false
+
+    @Flag(help: "Rebuild the rollup from the raw events first (writers wait meanwhile), then show the figures.")
+    var rebuildRollup = false
+
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
@@ -30,8 +36,15 @@ struct StatsCommand: AsyncParsableCommand {
     func run() async throws {
         let month = self.month.flatMap(StatisticsMonth.init) ?? StatisticsMonth(containing: Date())
         let logger = operatorLogger("idverify.stats")
-        let figures = try await self.database.withPostgres(logger: logger) { [agency] client in
-            try await DossierStatistics(client: client, logger: logger).figures(agency: agency, month: month)
+        let figures = try await self.database.withPostgres(logger: logger) { [agency, recompute, rebuildRollup] client in
+            let statistics = DossierStatistics(client: client, logger: logger)
+            if rebuildRollup {
+                let closings = try await statistics.rebuildRollup()
+                FileHandle.standardError.write(Data("rollup rebuilt: \(closings) closed dossiers\n".utf8))
+            }
+            return try await recompute
+                ? statistics.recomputedFigures(agency: agency, month: month)
+                : statistics.figures(agency: agency, month: month)
         }
         print(self.json ? figures.jsonText : Self.board(figures))
     }

@@ -76,6 +76,43 @@ struct CommandTests {
         #expect(missing.stderr.contains("DATABASE_URL is not set (or pass --database-url)"), "\(missing.stderr)")
     }
 
+    @Test("idverify stats --recompute counts from the raw events; --rebuild-rollup repairs the rollup")
+    func statsRecomputeAndRebuild() async throws {
+        try await OpsTestEnvironment.withDatabase { postgres, url in
+            try await DossierStatistics(client: postgres, logger: OpsTestEnvironment.logger).record(DossierStatisticsTests.crafted)
+            let right = #"{"agency":null,"month":"2026-11","handled":10,"resolved":8,"returned":2,"onTime":6,"late":4,"lateRate":0.4}"#
+            // A damaged rollup (as after a manual edit): the plain query shows it, the recount does not.
+            try await postgres.query("UPDATE dossier_monthly_figures SET resolved = resolved + 5", logger: OpsTestEnvironment.logger)
+            func stats(_ flags: [String]) async throws -> CommandResult {
+                try await OpsTestEnvironment.runIDVerify(["stats", "--month", "2026-11", "--json"] + flags, environment: ["DATABASE_URL": url])
+            }
+            let damaged = try await stats([])
+            #expect(damaged.stdout.contains(#""resolved":18"#), "\(damaged.stdout)")
+            let recomputed = try await stats(["--recompute"])
+            #expect(recomputed.status == 0, "\(recomputed.stderr)")
+            #expect(recomputed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == right)
+            let rebuilt = try await stats(["--rebuild-rollup"])
+            #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+            #expect(rebuilt.stderr.contains("rollup rebuilt: 11 closed dossiers"))
+            #expect(rebuilt.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == right)
+            #expect(try await stats([]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == right)
+        }
+    }
+
+    @Test("idverify bench stats loads, builds the rollup, checks it against a recount and times the queries")
+    func benchStats() async throws {
+        let url = try OpsTestEnvironment.databaseURL()
+        let result = try await OpsTestEnvironment.runIDVerify(
+            ["bench", "stats", "--dossiers", "3000", "--agencies", "5", "--repetitions", "3", "--batches", "2"],
+            environment: ["DATABASE_URL": url])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("check: recount from raw events (the old query) took"))
+        #expect(result.stdout.contains("; rollup equal"))
+        #expect(result.stdout.contains("after the re-closings: rollup equal to the recount"))
+        #expect(!result.stdout.contains("DIFFERENT"))
+        #expect(result.stdout.contains("board, every agency (/v1/board):"))
+    }
+
     @Test("idverify dead-letters list filters and never prints payloads; replay restores the original message")
     func deadLetters() async throws {
         let topics = TopicNames()

@@ -104,6 +104,68 @@ struct DossierEventsConsumerTests {
         }
     }
 
+    @Test("an event with NUL in dossierCode and agencyCode is stored or dead-lettered, and the events after it flow")
+    func nulCodes() async throws {
+        let topics = TopicNames(prefix: "nul.")
+        let cluster = try OpsTestEnvironment.makeCluster(topics: topics, partitions: 1)
+        try await OpsTestEnvironment.withDatabase { postgres, _ in
+            func value(_ id: String, _ code: String, _ agency: String, _ type: String, _ occurred: String) -> [UInt8] {
+                Array(
+                    #"{"eventId":"\#(id)","dossierCode":"\#(code)","agencyCode":"\#(agency)","type":"\#(type)","occurredAt":"\#(occurred)"}"#
+                        .utf8)
+            }
+            let messages = [
+                // NUL in both codes: the agency code breaks section 2's character rule.
+                value("6c1f0d52-3d7b-4c1e-9a53-0e2f6f3b9d01", #"D-\u0000-1"#, #"H23\u0000"#, "resolved", "2026-11-02T08:00:00+07:00"),
+                // NUL in the dossier code only: a valid event, stored through StorableText.
+                value("6c1f0d52-3d7b-4c1e-9a53-0e2f6f3b9d02", #"D-\u0000-2"#, "H23.45.10", "resolved", "2026-11-03T08:00:00+07:00"),
+                // The events after them.
+                value("6c1f0d52-3d7b-4c1e-9a53-0e2f6f3b9d03", "D-AFTER-1", "H23.45.10", "resolved", "2026-11-04T08:00:00+07:00"),
+                value("6c1f0d52-3d7b-4c1e-9a53-0e2f6f3b9d04", "D-AFTER-2", "H23.45.10", "returned", "2026-11-05T08:00:00+07:00"),
+            ].map { KafkaOutgoingMessage(topic: topics.dossierEvents, key: Array("k".utf8), value: $0) }
+            try await OpsTestEnvironment.produce(messages, to: cluster)
+
+            let producer = try KafkaProducer(
+                configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: OpsTestEnvironment.logger)
+            var configuration = DossierEventsConsumer.Configuration(
+                bootstrapServers: [cluster.bootstrapServers], workerGroupID: "nul", topics: Topics(prefix: topics.prefix))
+            configuration.consumer.sessionTimeoutMilliseconds = 6_000
+            configuration.retryInitialDelay = .milliseconds(20)
+            configuration.retryMaximumDelay = .milliseconds(100)
+            let statistics = DossierStatistics(client: postgres, logger: OpsTestEnvironment.logger)
+            let service = DossierEventsConsumer(
+                configuration: configuration, store: statistics, producer: producer, logger: OpsTestEnvironment.logger)
+            let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: OpsTestEnvironment.logger)
+            let running = Task { try await group.run() }
+            try await OpsTestEnvironment.eventually(40, "3 events stored") {
+                let rows = try await postgres.query("SELECT count(*) FROM dossier_events")
+                for try await count in rows.decode(Int.self) { return count == 3 }
+                return false
+            }
+            await group.triggerGracefulShutdown()
+            try await running.value
+            await producer.close()
+
+            let figures = try await statistics.figures(agency: "H23.45.10", month: try #require(StatisticsMonth("2026-11")))
+            #expect(figures.resolved == 2)
+            #expect(figures.returned == 1)
+            let stored = try await postgres.query("SELECT dossier_code FROM dossier_events WHERE dossier_code LIKE E'\\x01%'")
+            var hashed = 0
+            for try await code in stored.decode(String.self) {
+                #expect(code == StorableText.encode("D-\u{0}-2"))
+                hashed += 1
+            }
+            #expect(hashed == 1)
+
+            let archive = try DeadLetterArchive(
+                configuration: .init(bootstrapServers: [cluster.bootstrapServers], topic: topics.deadLetter),
+                logger: OpsTestEnvironment.logger)
+            let deadLetters = try await archive.list()
+            await archive.close()
+            #expect(deadLetters.map { $0.metadata?.reason.rawValue } == ["invalid_event"])
+        }
+    }
+
     @Test("an unavailable database is retried, not skipped; shutdown stops the retries")
     func retriesStore() async throws {
         let topics = TopicNames(prefix: "retry.")

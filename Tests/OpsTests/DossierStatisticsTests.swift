@@ -121,6 +121,150 @@ struct DossierStatisticsTests {
         }
     }
 
+    /// Every figure the rollup holds for these months equals a count from the raw events.
+    static func expectRollupMatchesEvents(
+        _ statistics: DossierStatistics, months: [String], agencies: [String?] = [nil, agency, other],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        for text in months {
+            let month = try #require(StatisticsMonth(text))
+            for agency in agencies {
+                let rolled = try await statistics.figures(agency: agency, month: month)
+                let counted = try await statistics.recomputedFigures(agency: agency, month: month)
+                #expect(rolled == counted, "\(text) \(agency ?? "all")", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    @Test("the rollup follows events arriving one by one in any order, and equals a recount and a rebuild")
+    func rollupIncremental() async throws {
+        try await OpsTestEnvironment.withDatabase { client, _ in
+            let statistics = DossierStatistics(client: client, logger: OpsTestEnvironment.logger)
+            var generator = SystemRandomNumberGenerator()
+            let shuffled = Self.crafted.shuffled(using: &generator)
+            var start = 0
+            while start < shuffled.count {
+                let size = Int.random(in: 1...4, using: &generator)
+                let batch = Array(shuffled[start..<min(start + size, shuffled.count)])
+                #expect(try await statistics.record(batch) == batch.count)
+                start += batch.count
+                try await Self.expectRollupMatchesEvents(statistics, months: ["2026-10", "2026-11", "2026-12"])
+            }
+            let november = try #require(StatisticsMonth("2026-11"))
+            let mine = try await statistics.figures(agency: Self.agency, month: november)
+            #expect(mine == DossierFigures(agency: Self.agency, month: november, resolved: 7, returned: 2, late: 3))
+            let board = try await statistics.board(month: november)
+            #expect(board.map(\.agency) == [Self.agency, Self.other])
+            #expect(board.map(\.handled) == [9, 1])
+            #expect(try await statistics.months().map(\.description) == ["2026-12", "2026-11"])
+
+            let before = try await statistics.board(month: november)
+            #expect(try await statistics.rebuildRollup() == 11)
+            #expect(try await statistics.board(month: november) == before)
+        }
+    }
+
+    @Test("a dossier closed again in a later month moves from the earlier month's figures to the later one's")
+    func reclosedLater() async throws {
+        try await OpsTestEnvironment.withDatabase { client, _ in
+            let statistics = DossierStatistics(client: client, logger: OpsTestEnvironment.logger)
+            let october = try #require(StatisticsMonth("2026-10"))
+            let november = try #require(StatisticsMonth("2026-11"))
+            try await statistics.record([
+                Self.event("D-MOVE", .received, "2026-10-01T08:00:00+07:00", due: "2026-10-20T17:00:00+07:00"),
+                Self.event("D-MOVE", .resolved, "2026-10-15T08:00:00+07:00"),
+            ])
+            #expect(try await statistics.figures(agency: Self.agency, month: october).resolved == 1)
+            #expect(try await statistics.figures(agency: Self.agency, month: october).late == 0)
+            // Returned again in November by another agency, after the due date.
+            try await statistics.record([Self.event("D-MOVE", .returned, "2026-11-03T08:00:00+07:00", agency: Self.other)])
+            #expect(try await statistics.figures(agency: Self.agency, month: october).handled == 0)
+            let moved = try await statistics.figures(agency: Self.other, month: november)
+            #expect(moved.returned == 1)
+            #expect(moved.late == 1)
+            #expect(try await statistics.figures(agency: nil, month: november).handled == 1)
+            // A late-arriving older closing changes nothing; a late-arriving extension of the due date does.
+            try await statistics.record([Self.event("D-MOVE", .resolved, "2026-10-25T08:00:00+07:00")])
+            #expect(try await statistics.figures(agency: nil, month: october).handled == 0)
+            try await statistics.record([
+                Self.event("D-MOVE", .processing, "2026-10-28T08:00:00+07:00", due: "2026-11-10T17:00:00+07:00")
+            ])
+            let extended = try await statistics.figures(agency: Self.other, month: november)
+            #expect(extended.late == 0)
+            #expect(extended.onTime == 1)
+            try await Self.expectRollupMatchesEvents(statistics, months: ["2026-10", "2026-11"])
+        }
+    }
+
+    @Test("writers on several connections at once leave the rollup equal to a recount")
+    func concurrentWriters() async throws {
+        try await OpsTestEnvironment.withDatabase { client, _ in
+            let statistics = DossierStatistics(client: client, logger: OpsTestEnvironment.logger)
+            // 40 dossiers, each received (with a due date) and closed twice by different writers,
+            // the batches split so that one dossier's events go through different transactions.
+            var events: [DossierEvent] = []
+            for number in 0..<40 {
+                let code = "D-C\(number)"
+                let agency = number % 2 == 0 ? Self.agency : Self.other
+                events.append(Self.event(code, .received, "2026-10-0\(1 + number % 9)T08:00:00+07:00", due: "2026-10-20T17:00:00+07:00", agency: agency))
+                events.append(Self.event(code, .resolved, "2026-10-1\(number % 10)T08:00:00+07:00", agency: agency))
+                events.append(Self.event(code, .returned, "2026-11-0\(1 + number % 9)T08:00:00+07:00", agency: number % 3 == 0 ? Self.other : agency))
+            }
+            // Batch k: dossier k's receipt, dossier k+1's resolution, dossier k+2's return.
+            let batches = (0..<40).map { k in (0..<3).map { offset in events[((k + offset) % 40) * 3 + offset] } }
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for batch in batches { group.addTask { try await statistics.record(batch) } }
+                var total = 0
+                for try await inserted in group { total += inserted }
+                #expect(total == events.count)
+            }
+            try await Self.expectRollupMatchesEvents(statistics, months: ["2026-10", "2026-11"])
+            #expect(try await statistics.figures(agency: nil, month: try #require(StatisticsMonth("2026-11"))).handled == 40)
+            #expect(try await statistics.figures(agency: nil, month: try #require(StatisticsMonth("2026-10"))).handled == 0)
+        }
+    }
+
+    @Test("codes with NUL or over 512 bytes are stored through StorableText, and the batch is kept")
+    func unstorableCodes() async throws {
+        try await OpsTestEnvironment.withDatabase { client, _ in
+            let statistics = DossierStatistics(client: client, logger: OpsTestEnvironment.logger)
+            let nulAgency = "H23\u{0}45"
+            let events = [
+                Self.event("D-\u{0}NUL", .received, "2026-11-01T08:00:00+07:00", due: "2026-11-05T17:00:00+07:00", agency: nulAgency),
+                Self.event("D-\u{0}NUL", .resolved, "2026-11-06T08:00:00+07:00", agency: nulAgency),
+                Self.event(String(repeating: "X", count: 3_000), .resolved, "2026-11-06T08:00:00+07:00"),
+                Self.event("D-PLAIN", .resolved, "2026-11-06T08:00:00+07:00"),
+            ]
+            #expect(try await statistics.record(events) == 4)
+            let november = try #require(StatisticsMonth("2026-11"))
+            #expect(try await statistics.figures(agency: nil, month: november).handled == 3)
+            #expect(try await statistics.figures(agency: nulAgency, month: november).late == 1)
+            #expect(try await statistics.figures(agency: Self.agency, month: november).handled == 2)
+        }
+    }
+
+    @Test("migration 6 backfills the rollup from the events stored before it")
+    func backfill() async throws {
+        try await OpsTestEnvironment.withDatabase(migrated: false) { client, _ in
+            let logger = OpsTestEnvironment.logger
+            try await MigrationRunner(client: client, migrations: Array(Migration.all.prefix(5)), logger: logger).run()
+            for event in Self.crafted {
+                let due = event.dueAt?.date
+                try await client.query(
+                    """
+                    INSERT INTO dossier_events (event_id, dossier_code, agency_code, type, occurred_at, due_at)
+                    VALUES (\(event.eventId), \(event.dossierCode), \(event.agencyCode), \(event.type.rawValue),
+                            \(event.occurredAt.date), \(due))
+                    """, logger: logger)
+            }
+            #expect(try await MigrationRunner(client: client, logger: logger).run().contains(6))
+            let statistics = DossierStatistics(client: client, logger: logger)
+            let november = try #require(StatisticsMonth("2026-11"))
+            #expect(try await statistics.figures(agency: nil, month: november).handled == 10)
+            try await Self.expectRollupMatchesEvents(statistics, months: ["2026-10", "2026-11", "2026-12"])
+        }
+    }
+
     @Test("months parse strictly and follow Asia/Ho_Chi_Minh")
     func months() throws {
         #expect(StatisticsMonth("2026-11")?.description == "2026-11")

@@ -10,17 +10,22 @@ extension OpsServer {
         /// How often the readiness gauges (`identity_ready`, `identity_readiness_check_ok`) are
         /// refreshed between `/readyz` calls; `nil` refreshes them only on `/readyz`. Default: 15 s.
         public var readinessSampleInterval: Duration?
+        /// How often the status page's counter snapshots are taken (verdicts and dead letters of
+        /// the last hour, registry calls per second). Default: 10 s.
+        public var statusSampleInterval: Duration
 
         public init(
             host: String = "0.0.0.0",
             port: Int = 8080,
             readinessTimeout: Duration = .seconds(2),
-            readinessSampleInterval: Duration? = .seconds(15)
+            readinessSampleInterval: Duration? = .seconds(15),
+            statusSampleInterval: Duration = .seconds(10)
         ) {
             self.host = host
             self.port = port
             self.readinessTimeout = readinessTimeout
             self.readinessSampleInterval = readinessSampleInterval
+            self.statusSampleInterval = statusSampleInterval
         }
 
         /// Reads `OPS_PORT` (default 8080).
@@ -38,6 +43,9 @@ extension OpsServer {
             guard (0...65_535).contains(self.port) else { throw SettingError.invalid("OPS_PORT", "must be 0...65535") }
             guard self.readinessTimeout > .zero else {
                 throw SettingError.invalid("readinessTimeout", "must be positive")
+            }
+            guard self.statusSampleInterval > .zero else {
+                throw SettingError.invalid("statusSampleInterval", "must be positive")
             }
             if let interval = self.readinessSampleInterval, interval <= .zero {
                 throw SettingError.invalid("readinessSampleInterval", "must be positive")

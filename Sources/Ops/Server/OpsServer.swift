@@ -14,7 +14,12 @@ import ServiceLifecycle
 ///   `{"ready":true,"checks":[...]}`, or 503 with each failing check's reason;
 /// - `GET /v1/stats?agency=…&month=YYYY-MM`: the section 6 figures as JSON (`agency` optional:
 ///   without it, all agencies together with `"agency": null`; `month` optional: the current month
-///   in Asia/Ho_Chi_Minh); 400 with a JSON error for a malformed parameter.
+///   in Asia/Ho_Chi_Minh); 400 with a JSON error for a malformed parameter;
+/// - `GET /v1/board?month=YYYY-MM`: the same figures for every agency of the month, all agencies
+///   together, and the months that have figures (the status page's board);
+/// - `GET /v1/status`: the live figures (lag per topic, verdicts by outcome and dead letters over
+///   the last hour, registry calls per second against the quota, breaker state, parked checks);
+/// - `GET /`: the status page (``StatusPage``), Vietnamese by default, `?lang=en` for English.
 ///
 /// ```swift
 /// let prometheus = PrometheusCollectorRegistry()
@@ -33,6 +38,8 @@ public struct OpsServer: Service {
     public let readiness: ReadinessProbe
     let prometheus: PrometheusCollectorRegistry
     let statistics: (any DossierStatisticsSource)?
+    /// Counter snapshots behind `/v1/status`.
+    let statusHistory: StatusHistory
     private let onServerRunning: @Sendable (Int) async -> Void
     let logger: Logger
 
@@ -58,6 +65,7 @@ public struct OpsServer: Service {
         self.readiness = ReadinessProbe(
             checks: readiness, timeout: configuration.readinessTimeout, metricsFactory: metricsFactory, logger: logger)
         self.statistics = statistics
+        self.statusHistory = StatusHistory()
         self.onServerRunning = onServerRunning
         self.logger = logger
     }
@@ -70,7 +78,9 @@ public struct OpsServer: Service {
     /// The Hummingbird application behind the service, for embedding or testing
     /// (`HummingbirdTesting`'s `app.test(.live)`).
     public func makeApplication() -> Application<RouterResponder<BasicRequestContext>> {
-        var services: [any Service] = []
+        var services: [any Service] = [
+            StatusSampler(history: self.statusHistory, prometheus: self.prometheus, interval: self.configuration.statusSampleInterval)
+        ]
         if let interval = self.configuration.readinessSampleInterval {
             services.append(ReadinessSampler(probe: self.readiness, interval: interval))
         }

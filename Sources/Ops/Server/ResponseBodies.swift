@@ -106,6 +106,29 @@ struct StatisticsBody: JSONBody {
     }
 }
 
+/// `GET /v1/board`: `{"month", "months": [...], "total": <stats>, "agencies": [<stats>, ...]}`, each
+/// `<stats>` exactly what `/v1/stats` answers for it.
+struct BoardBody: JSONBody {
+    var month: StatisticsMonth
+    var months: [StatisticsMonth]
+    var total: DossierFigures
+    var agencies: [DossierFigures]
+
+    var json: String {
+        var object = JSONObject()
+        object.field("month", self.month.description)
+        let months = self.months.map { month -> String in
+            var text = ""
+            JSONLogHandler.appendString(&text, month.description)
+            return text
+        }
+        object.field("months", raw: "[" + months.joined(separator: ",") + "]")
+        object.field("total", raw: StatisticsBody(self.total).json)
+        object.field("agencies", raw: "[" + self.agencies.map { StatisticsBody($0).json }.joined(separator: ",") + "]")
+        return object.json
+    }
+}
+
 /// Any error answer: `{"error": code, "message": text, "parameter"?: name}`.
 struct ErrorBody: JSONBody {
     var error: String

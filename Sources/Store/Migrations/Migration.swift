@@ -28,5 +28,6 @@ extension Migration {
         .registryQuotaClock,  // 3
         .parkedTraceState,  // 4
         .outboxByReference,  // 5
+        .dossierRollup,  // 6
     ]
 }
