@@ -37,7 +37,19 @@ struct BenchStatsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = operatorLogger("idverify.bench.stats")
-        let serverURL = try ProcessInfo.processInfo.environment["DATABASE_URL"] ?? LocalPostgres.start()
+        let environmentURL = ProcessInfo.processInfo.environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        // Without DATABASE_URL: a throwaway cluster of its own, stopped at the end unless --keep.
+        let ownPostgres = environmentURL == nil ? try await LocalPostgres.start(directory: "/tmp/tthc-pg-bench-\(getuid())") : nil
+        do {
+            try await measure(serverURL: environmentURL ?? ownPostgres!.url, logger: logger)
+        } catch {
+            if !keep { await ownPostgres?.stop() }
+            throw error
+        }
+        if !keep { await ownPostgres?.stop() }
+    }
+
+    private func measure(serverURL: String, logger: Logger) async throws {
         let name = "bench_stats_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
         try await Self.withClient(url: serverURL, logger: logger) { admin in
             try await admin.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)

@@ -49,7 +49,21 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         let logger = try LogSetup.bootstrap(level: ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "error", format: "json")
         let recorder = LatencyRecorder()
         MetricsSystem.bootstrap(BenchMetricsFactory(recorder: recorder))
-        let databaseURL = try ProcessInfo.processInfo.environment["DATABASE_URL"] ?? LocalPostgres.start()
+        var ownPostgres: LocalPostgres?
+        if ProcessInfo.processInfo.environment["DATABASE_URL"]?.isEmpty ?? true {
+            ownPostgres = try await LocalPostgres.start(directory: "/tmp/tthc-pg-bench-\(getuid())")
+        }
+        let databaseURL = ownPostgres?.url ?? ProcessInfo.processInfo.environment["DATABASE_URL"]!
+        do {
+            try await runs(databaseURL: databaseURL, recorder: recorder, logger: logger)
+        } catch {
+            await ownPostgres?.stop()
+            throw error
+        }
+        await ownPostgres?.stop()
+    }
+
+    private func runs(databaseURL: String, recorder: LatencyRecorder, logger: Logger) async throws {
         let selected = Set(runs.split(separator: ",").map(String.init))
         print(
             "worker settings: REGISTRY_CONCURRENCY=\(registryConcurrency) REGISTRY_LIMITER=\(limiter)"

@@ -3,6 +3,8 @@ import Contract
 import Foundation
 import Kafka
 import Logging
+import Ops
+import Prometheus
 import RegistrySimulator
 import ServiceLifecycle
 import Worker
@@ -21,11 +23,29 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Operations port.") var opsPort: Int = 8080
     @Option(help: "Log level.") var logLevel: String = "notice"
     @Option(help: "Write the broker's bootstrap string here (for kcat and other clients).") var bootstrapFile: String = "/tmp/tthc-dev-bootstrap"
+    @Option(help: "Where the throwaway PostgreSQL lives when DATABASE_URL is not set (stopped and deleted on exit).")
+    var postgresDirectory: String = "/tmp/tthc-pg-dev-\(getuid())"
 
     func run() async throws {
         let logger = try LogSetup.bootstrap(level: logLevel, format: nil)
         let metrics = MetricsSetup.bootstrap()
-        let databaseURL = try ProcessInfo.processInfo.environment["DATABASE_URL"] ?? LocalPostgres.start()
+        if let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty {
+            try await run(databaseURL: url, logger: logger, metrics: metrics)
+            return
+        }
+        Console.line("starting a throwaway PostgreSQL in \(postgresDirectory) …")
+        let postgres = try await LocalPostgres.start(directory: postgresDirectory)
+        do {
+            try await run(databaseURL: postgres.url, logger: logger, metrics: metrics)
+        } catch {
+            await postgres.stop()
+            throw error
+        }
+        await postgres.stop()
+        Console.line("PostgreSQL stopped.")
+    }
+
+    private func run(databaseURL: String, logger: Logger, metrics: PrometheusCollectorRegistry) async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: logger)
         let topics = Topics()
         for topic in topics.requestTopics + [topics.verdicts, topics.deadLetter, topics.dossierEvents] {
@@ -84,9 +104,14 @@ struct DevCommand: AsyncParsableCommand {
     }
 }
 
-/// Starts the project's throwaway PostgreSQL (deploy/local-postgres.sh).
-enum LocalPostgres {
-    static func start() throws -> String {
+/// The project's throwaway PostgreSQL (deploy/local-postgres.sh), run as a child process that is
+/// waited for without blocking a thread of the cooperative pool.
+struct LocalPostgres {
+    let directory: String
+    let url: String
+    private let script: String
+
+    static func start(directory: String) async throws -> LocalPostgres {
         let candidates = [
             FileManager.default.currentDirectoryPath + "/deploy/local-postgres.sh",
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -95,20 +120,17 @@ enum LocalPostgres {
         guard let script = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw SetupError("deploy/local-postgres.sh not found: run from the repository root, or set DATABASE_URL")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, "start", "/tmp/tthc-pg-dev"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0,
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("DATABASE_URL=") })
+        let (status, output) = try await ChildProcess.run("/bin/bash", [script, "start", directory])
+        guard status == 0,
+            let line = output.split(separator: "\n").first(where: { $0.hasPrefix("DATABASE_URL=") })
         else {
-            throw SetupError("the local PostgreSQL did not start (see deploy/local-postgres.sh)")
+            throw SetupError("the local PostgreSQL did not start (exit status \(status); see deploy/local-postgres.sh and \(directory)/server.log)")
         }
-        return String(line.dropFirst("DATABASE_URL=".count))
+        return LocalPostgres(directory: directory, url: String(line.dropFirst("DATABASE_URL=".count)), script: script)
+    }
+
+    /// Stops the cluster and deletes its data.
+    func stop() async {
+        _ = try? await ChildProcess.run("/bin/bash", [script, "stop", directory])
     }
 }
