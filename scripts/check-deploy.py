@@ -381,18 +381,32 @@ def check_kubernetes(root):
                 where = "/".join(str(p) for p in e.path) or "(top)"
                 problems.append(f"{rel}: {kind}/{name}: Kubernetes {version}: {where}: {e.message}")
     # kubectl's own Kustomize, when there is one, must render the base (and its output validates).
+    # An overlay like the README's (base + the prometheus-operator component) in a temporary folder.
     kubectl = shutil.which("kubectl")
     if kubectl:
-        run = subprocess.run([kubectl, "kustomize", d.k8s], capture_output=True, text=True, timeout=60)
+        with tempfile.TemporaryDirectory(prefix="check-deploy-overlay-") as overlay:
+            base = os.path.relpath(d.k8s, overlay)
+            components = [os.path.relpath(x, overlay) for x in dirs if x != d.k8s]
+            with open(os.path.join(overlay, "kustomization.yaml"), "w", encoding="utf-8") as f:
+                yaml.safe_dump({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                                "namespace": "tthc", "resources": [base], "components": components}, f)
+            run = subprocess.run([kubectl, "kustomize", overlay], capture_output=True, text=True, timeout=60)
         if run.returncode != 0:
-            problems.append(f"kubectl kustomize deploy/kubernetes failed: {run.stderr.strip()[:500]}")
+            problems.append(f"kubectl kustomize (base + components) failed: {run.stderr.strip()[:500]}")
         else:
-            for doc in (x for x in yaml.safe_load_all(run.stdout) if x):
-                if crd_schema(root, doc.get("kind", "")) is None:
-                    try:
+            rendered = [x for x in yaml.safe_load_all(run.stdout) if x]
+            expected = len(d.k8s_resources())
+            if len(rendered) != expected:
+                problems.append(f"kubectl kustomize rendered {len(rendered)} resources, the kustomizations list {expected}")
+            for doc in rendered:
+                schema = crd_schema(root, doc.get("kind", ""))
+                try:
+                    if schema is not None:
+                        jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+                    else:
                         kubernetes_validate.validate(doc, K8S_VERSIONS[-1], strict=True)
-                    except kubernetes_validate.utils.ValidationError as e:
-                        problems.append(f"kubectl kustomize output: {doc.get('kind')}: {e.message}")
+                except jsonschema.ValidationError as e:
+                    problems.append(f"kubectl kustomize output: {doc.get('kind')}: {e.message}")
     return problems
 
 
@@ -738,6 +752,12 @@ MUTATIONS = (
     ("dockerfile", ".dockerignore", "a COPY of a folder .dockerignore excludes",
      lambda r: append(r, ".dockerignore", "\nSources\n")),
 )
+
+if shutil.which("kubectl"):
+    MUTATIONS += (
+        ("kubernetes", "kubectl kustomize", "a component that Kustomize cannot render",
+         lambda r: edit(r, "deploy/kubernetes/prometheus-operator/kustomization.yaml", "kind: Component", "kind: Kustomization")),
+    )
 
 COPIED = ("deploy", "scripts", "Sources", "schemas", "Tests", "Package.swift", ".dockerignore")
 
