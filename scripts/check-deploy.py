@@ -20,7 +20,8 @@ Checks, each reported by name:
               ConfigMap; KEDA's maximum not above the partitions; the PrometheusRule with
               deploy/prometheus/alerts.yml; Service and PodDisruptionBudget select the Deployment's
               pods; probes on /healthz and /readyz (routes read from Sources/Ops); the termination
-              grace longer than the worker's drain (WorkerConfiguration.shutdownGrace + 15 s).
+              grace longer than the worker's drain (WorkerConfiguration.shutdownGrace + 15 s); in
+              compose, the workers reach the brokers, PostgreSQL and simulator it defines.
   environment every environment variable set for an idverify container (compose, Kubernetes
               ConfigMap/Secret/env, the Dockerfile's ENV) is one the service reads, the names read
               out of the Swift sources (environment["X"], required("X"), integer("X", ...),
@@ -490,10 +491,54 @@ def check_consistency(root):
     stop = duration_seconds(worker.get("stop_grace_period", "10s"))
     if stop <= drain:
         problems.append(f"deploy/compose.yaml: worker stop_grace_period {stop} s is not longer than the drain ({drain} s)")
+    problems += compose_wiring(d.compose())
     dockerfile = read(root, "deploy", "Dockerfile")
     m = re.search(r"^HEALTHCHECK .*?(/[a-z]+)\"?\s", dockerfile.replace("\\\n", " "), re.M)
     if not m or m.group(1) != "/healthz":
         problems.append("deploy/Dockerfile: HEALTHCHECK must GET /healthz")
+    return problems
+
+
+def compose_wiring(compose):
+    """Within compose.yaml: the workers reach the brokers, PostgreSQL and the simulator it defines."""
+    problems = []
+    services = compose.get("services", {})
+    worker = compose_env(services.get("worker", {}))
+    where = "deploy/compose.yaml: worker"
+    advertised = set()
+    for s in services.values():
+        for listener in str(compose_env(s).get("KAFKA_ADVERTISED_LISTENERS", "")).split(","):
+            if "://" in listener:
+                advertised.add(listener.split("://", 1)[1])
+    for broker in str(worker.get("KAFKA_BROKERS", "")).split(","):
+        if broker not in advertised:
+            problems.append(f"{where}: KAFKA_BROKERS names {broker}, which no broker advertises ({sorted(advertised)})")
+    url = re.match(r"postgres(?:ql)?://([^:@/]+)(?::([^@/]*))?@([^:/]+)(?::(\d+))?/([^?]+)", str(worker.get("DATABASE_URL", "")))
+    postgres = compose_env(services.get(url.group(3), {})) if url else {}
+    if not url or "POSTGRES_USER" not in postgres:
+        problems.append(f"{where}: DATABASE_URL does not name the PostgreSQL service")
+    else:
+        for got, name in ((url.group(1), "POSTGRES_USER"), (url.group(2), "POSTGRES_PASSWORD"), (url.group(5), "POSTGRES_DB")):
+            if got != str(postgres.get(name)):
+                problems.append(f"{where}: DATABASE_URL does not match the PostgreSQL service's {name}")
+    migrate = compose_env(services.get("migrate", {}))
+    if migrate.get("DATABASE_URL") != worker.get("DATABASE_URL"):
+        problems.append("deploy/compose.yaml: migrate and worker have different DATABASE_URLs")
+    registry = re.match(r"https?://([^:/]+):(\d+)", str(worker.get("REGISTRY_URL", "")))
+    sim = services.get(registry.group(1), {}) if registry else {}
+    options = dict(a.split("=", 1) for a in sim.get("command", []) if isinstance(a, str) and a.startswith("--") and "=" in a)
+    if not registry or not sim:
+        problems.append(f"{where}: REGISTRY_URL does not name the simulator service")
+    else:
+        if options.get("--port", "8089") != registry.group(2):
+            problems.append(f"{where}: REGISTRY_URL port {registry.group(2)} is not the simulator's --port")
+        if options.get("--host", "127.0.0.1") != "0.0.0.0":
+            problems.append("deploy/compose.yaml: the simulator must listen on --host=0.0.0.0 to be reached from other containers")
+        if options.get("--token", "dev-registry-token") != worker.get("REGISTRY_TOKEN"):
+            problems.append(f"{where}: REGISTRY_TOKEN is not the simulator's --token")
+        quota = int(options.get("--quota", "0"))
+        if quota and int(worker.get("REGISTRY_RATE_LIMIT", "100")) > quota:
+            problems.append(f"{where}: REGISTRY_RATE_LIMIT is above the simulator's --quota")
     return problems
 
 
@@ -733,6 +778,15 @@ MUTATIONS = (
      lambda r: edit(r, "deploy/compose.yaml", "stop_grace_period: 60s", "stop_grace_period: 20s")),
     ("consistency", "drain", "a longer drain in the Swift code than the grace allows",
      lambda r: edit(r, "Sources/Worker/WorkerConfiguration.swift", "shutdownGrace: Duration = .seconds(20)", "shutdownGrace: Duration = .seconds(50)")),
+    ("consistency", "advertises", "workers pointed at a broker that does not exist",
+     lambda r: edit(r, "deploy/compose.yaml", "KAFKA_BROKERS: kafka-1:9092,kafka-2:9092,kafka-3:9092", "KAFKA_BROKERS: kafka-1:9092,kafka-4:9092")),
+    ("consistency", "POSTGRES_PASSWORD", "a database password that is not PostgreSQL's",
+     lambda r: edit(r, "deploy/compose.yaml", "postgres://idverify:${POSTGRES_PASSWORD:-idverify-dev}@postgres:5432/idverify?sslmode=disable\n  REGISTRY_URL",
+                    "postgres://idverify:other@postgres:5432/idverify?sslmode=disable\n  REGISTRY_URL")),
+    ("consistency", "--token", "a registry token the simulator does not accept",
+     lambda r: edit(r, "deploy/compose.yaml", "--token=${REGISTRY_TOKEN:-dev-registry-token}", "--token=${REGISTRY_TOKEN:-other-token}")),
+    ("consistency", "0.0.0.0", "a simulator listening on loopback only",
+     lambda r: edit(r, "deploy/compose.yaml", "--host=0.0.0.0", "--host=127.0.0.1")),
     ("environment", "REGISTRY_TOKN", "a misspelt variable in compose",
      lambda r: edit(r, "deploy/compose.yaml", "  REGISTRY_TOKEN: ${REGISTRY_TOKEN", "  REGISTRY_TOKN: ${REGISTRY_TOKEN")),
     ("environment", "KAFKA_BROKER", "a misspelt variable in the ConfigMap",
