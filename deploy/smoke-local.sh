@@ -26,6 +26,8 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   deploy/local-postgres.sh stop "$TTHC_PG_DIR" >/dev/null 2>&1 || true
+  # Keep the logs of the last run for a look afterwards.
+  rm -rf /tmp/tthc-smoke-last && mkdir -p /tmp/tthc-smoke-last && cp "$work"/*.log "$work"/verdicts.txt /tmp/tthc-smoke-last/ 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -134,11 +136,12 @@ count=0
 for _ in $(seq 1 240); do
   # Distinct request ids among the verdicts, and verdict messages in all (partition:offset).
   read -r count messages < <(kcat -C -b "$bootstrap" -t tthc.identity.verdicts -o beginning -e -q \
-      -X fetch.wait.max.ms=10 -f '%p:%o %s\n' 2>/dev/null | python3 -c '
+      -X fetch.wait.max.ms=10 -f '%p:%o %T %k %s\n' 2>/dev/null | tee "$work/verdicts.txt" | python3 -c '
 import json, sys
 ids, positions = set(), set()
 for line in sys.stdin:
-    position, _, value = line.partition(" ")
+    position, _, rest = line.partition(" ")
+    value = rest.split(" ", 2)[-1]
     positions.add(position)
     try:
         ids.add(json.loads(value)["requestId"])

@@ -1,11 +1,10 @@
 #!/usr/bin/env python3
 """Check the deployment files without Docker or a cluster (issue 14, part 4).
 
-Usage: python3 scripts/check-deploy.py [--self-test] [--write-prometheus-rule] [--root DIR]
+Usage: python3 scripts/check-deploy.py [--self-test] [--write-prometheus-rule]
 
 Checks, each reported by name:
-  yaml        every *.yaml / *.yml under deploy/ (and .dockerignore's neighbours' JSON: the Grafana
-              dashboard) parses.
+  yaml        every *.yaml / *.yml and *.json under deploy/ (the Grafana dashboard) parses.
   compose     deploy/compose.yaml is valid against the Compose Specification's JSON Schema (the copy
               that the PyPI package check-jsonschema ships); the topic job creates exactly the
               contract's topics (the channel addresses of schemas/asyncapi.yaml) with replication
@@ -39,10 +38,8 @@ Exit status: 0 when everything holds, 1 when something does not, 3 when a depend
 """
 
 import argparse
-import copy
 import fnmatch
 import json
-import math
 import os
 import re
 import shutil
@@ -839,7 +836,12 @@ def self_test(root):
         for i, (check, needle, what, mutate) in enumerate(MUTATIONS):
             copy_root = os.path.join(base, f"m{i}")
             shutil.copytree(clean, copy_root)
-            mutate(copy_root)
+            try:
+                mutate(copy_root)
+            except AssertionError as e:  # the text a mutation edits has changed: update MUTATIONS
+                failures.append(f"{check}: cannot make '{what}': {e}")
+                print(f"self-test: {check}: CANNOT BREAK the copy for {what}: {e}")
+                continue
             problems = run_checks(copy_root, names={check}, quiet=True)[check]
             caught = [p for p in problems if needle in p]
             if caught:
