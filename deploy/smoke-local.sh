@@ -135,26 +135,28 @@ say "produced $requests requests"
 count=0
 for _ in $(seq 1 240); do
   # Distinct request ids among the verdicts, and verdict messages in all (partition:offset).
-  read -r count messages < <(kcat -C -b "$bootstrap" -t tthc.identity.verdicts -o beginning -e -q \
+  # Distinct request ids among the verdicts, verdict messages in all (distinct partition:offset),
+  # and request ids whose verdicts differ (a re-emission must repeat the verdict byte for byte).
+  read -r count messages conflicting < <(kcat -C -b "$bootstrap" -t tthc.identity.verdicts -o beginning -e -q \
       -X fetch.wait.max.ms=10 -f '%p:%o %T %k %s\n' 2>/dev/null | tee "$work/verdicts.txt" | python3 -c '
 import json, sys
-ids, positions = set(), set()
+verdicts, positions = {}, set()
 for line in sys.stdin:
     position, _, rest = line.partition(" ")
-    value = rest.split(" ", 2)[-1]
+    value = rest.split(" ", 2)[-1].strip()
     positions.add(position)
     try:
-        ids.add(json.loads(value)["requestId"])
+        verdicts.setdefault(json.loads(value)["requestId"], set()).add(value)
     except (ValueError, KeyError):
         pass
-print(len(ids), len(positions))')
+print(len(verdicts), len(positions), sum(1 for v in verdicts.values() if len(v) > 1))')
   [ "$count" -ge "$requests" ] && break
   sleep 1
 done
 elapsed=$(python3 -c "import time; print(round(time.time() - $start, 1))")
-say "verdicts for $count of $requests request ids in ${elapsed} s ($messages verdict messages)"
+say "verdicts for $count of $requests request ids in ${elapsed} s ($messages verdict messages: $((messages - count)) identical re-emissions, $conflicting request ids with differing verdicts)"
 for port in "${ops_ports[@]}"; do
-  curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^identity_verdicts_total' | sed "s/^/smoke: :$port /" >&2 || true
+  curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^identity_verdicts_total' | grep -v ' 0$' | sed "s/^/smoke: :$port /" >&2 || true
 done
 for pid in "${worker_pids[@]}"; do
   grep -E '^(VmRSS|VmHWM)' "/proc/$pid/status" 2>/dev/null | tr -s ' \t' ' ' | sed "s/^/smoke: worker pid $pid /" >&2 || true
@@ -166,4 +168,5 @@ for pid in "${worker_pids[@]}"; do kill -TERM "$pid"; done
 for pid in "${worker_pids[@]}"; do wait "$pid" || say "worker $pid exited with $?"; done
 say "workers stopped $(python3 -c "import time; print(round(time.time() - $t0, 1))") s after SIGTERM"
 [ "$count" -ge "$requests" ] || { say "FAILED: missing verdicts"; tail -n 30 "$work"/worker*.log >&2; exit 1; }
+[ "$conflicting" -eq 0 ] || { say "FAILED: $conflicting request ids got differing verdicts"; exit 1; }
 say "ok"
