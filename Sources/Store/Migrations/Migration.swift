@@ -28,5 +28,7 @@ extension Migration {
         .registryQuotaClock,  // 3
         .parkedTraceState,  // 4
         .outboxByReference,  // 5
+        .reservedForStatusPage,  // 6 (placeholder on this branch: the status page's migration replaces it)
+        .auditTrail,  // 7
     ]
 }

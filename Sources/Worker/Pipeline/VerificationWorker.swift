@@ -370,7 +370,31 @@ public final class VerificationWorker: Service, Sendable {
             source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
             consumedAt: read.firstSeenAt, messageKey: read.message.key,
             traceparent: TraceContext.verdictParent(of: headers.string(named: "traceparent"), span: ServiceContext.current),
-            tracestate: TraceContext.tracestate(headers.string(named: "tracestate")), settlesParkedCheck: settlesParked)
+            tracestate: TraceContext.tracestate(headers.string(named: "tracestate")), settlesParkedCheck: settlesParked,
+            audit: auditFacts(read.result))
+    }
+
+    /// Who asked (as far as the request says validly) and, for a counter asking autofill, the
+    /// configured fields and the recipient key's fingerprint (kept only when the verdict carries autofill).
+    private func auditFacts(_ result: ReadResult) -> AuditFacts {
+        switch result {
+        case .request(let request):
+            var facts = AuditFacts(actorKind: request.actor.kind.rawValue, actorID: request.actor.id)
+            switch request.details {
+            case .counter(let recipient?):
+                facts.autofillFields = configuration.autofillFields.map(\.rawValue)
+                facts.recipientFingerprint = AuditFacts.fingerprint(recipientKey: recipient.rawRepresentation)
+            case .counter(nil):
+                break
+            case .registration(let account), .submission(let account, _):
+                facts.accountID = account
+            }
+            return facts
+        case .invalid(let invalid):
+            return AuditFacts(actorKind: invalid.actor?.kind.rawValue, actorID: invalid.actor?.id, accountID: invalid.accountId)
+        case .deadLetter:
+            return AuditFacts()
+        }
     }
 
     // MARK: Parking

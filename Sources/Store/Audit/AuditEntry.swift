@@ -1,0 +1,90 @@
+import Crypto
+import Foundation
+
+/// One row of the audit trail: a check decided, as `audit_trail` holds it.
+///
+/// Text from the wire is in its stored form (``StorableText``). The row's hash is SHA-256 over
+/// `tthc.audit.v1`, the previous row's hash and every field below in order (``chainHash(previous:)``),
+/// so a changed, inserted or deleted row breaks the chain from there on.
+public struct AuditEntry: Sendable, Hashable {
+    /// Position in the chain, from 1, without gaps.
+    public var seq: Int64
+    /// The verdict's `decidedAt`, in whole microseconds since 1970 (PostgreSQL's precision).
+    public var decidedAtMicros: Int64
+    /// The request's idempotency key.
+    public var requestID: String
+    public var agencyCode: String
+    public var channel: String
+    public var actorKind: String?
+    public var actorID: String?
+    public var accountID: String?
+    public var subjectRef: String?
+    public var idNumberMasked: String?
+    public var outcome: String
+    /// Released autofill fields, comma-separated, sorted.
+    public var autofillFields: String?
+    public var recipientFingerprint: String?
+
+    public var decidedAt: Date { Date(timeIntervalSince1970: Double(decidedAtMicros) / 1_000_000) }
+
+    public init(
+        seq: Int64, decidedAtMicros: Int64, requestID: String, agencyCode: String, channel: String, actorKind: String? = nil,
+        actorID: String? = nil, accountID: String? = nil, subjectRef: String? = nil, idNumberMasked: String? = nil,
+        outcome: String, autofillFields: String? = nil, recipientFingerprint: String? = nil
+    ) {
+        self.seq = seq
+        self.decidedAtMicros = decidedAtMicros
+        self.requestID = requestID
+        self.agencyCode = agencyCode
+        self.channel = channel
+        self.actorKind = actorKind
+        self.actorID = actorID
+        self.accountID = accountID
+        self.subjectRef = subjectRef
+        self.idNumberMasked = idNumberMasked
+        self.outcome = outcome
+        self.autofillFields = autofillFields
+        self.recipientFingerprint = recipientFingerprint
+    }
+
+    /// The hash of this row chained to `previous` (32 bytes).
+    ///
+    /// Encoding: the ASCII tag `tthc.audit.v1`, `previous`, `seq` and `decidedAtMicros` as 8-byte
+    /// big-endian integers, then each text field in declaration order as `0x00` when absent or `0x01`,
+    /// its UTF-8 length as a 4-byte big-endian integer and its bytes.
+    public func chainHash(previous: [UInt8]) -> [UInt8] {
+        var bytes = Array("tthc.audit.v1".utf8)
+        bytes += previous
+        func integer(_ value: Int64) { withUnsafeBytes(of: value.bigEndian) { bytes += $0 } }
+        func text(_ value: String?) {
+            guard let value else {
+                bytes.append(0)
+                return
+            }
+            let utf8 = Array(value.utf8)
+            bytes.append(1)
+            withUnsafeBytes(of: UInt32(utf8.count).bigEndian) { bytes += $0 }
+            bytes += utf8
+        }
+        integer(seq)
+        integer(decidedAtMicros)
+        for field in [
+            requestID, agencyCode, channel, actorKind, actorID, accountID, subjectRef, idNumberMasked, outcome, autofillFields,
+            recipientFingerprint,
+        ] {
+            text(field)
+        }
+        return Array(SHA256.hash(data: bytes))
+    }
+
+    /// The hash before the first row of a chain: 32 zero bytes.
+    public static let genesis = [UInt8](repeating: 0, count: 32)
+}
+
+extension AuditFacts {
+    /// The fingerprint of an autofill recipient key: lowercase hex SHA-256 of its raw 32 bytes
+    /// (the bytes the request's `recipientKey` carries in base64).
+    public static func fingerprint(recipientKey: [UInt8]) -> String {
+        SHA256.hash(data: recipientKey).map { String(format: "%02x", $0) }.joined()
+    }
+}
