@@ -38,11 +38,12 @@ public final class VerificationWorker: Service, Sendable {
     ///   - consumer: subscribed to the three request topics, in the worker's group.
     ///   - producer: idempotent; it carries verdicts and dead letters.
     ///   - subjectRefKey: `SUBJECT_REF_KEY` bytes: subject refs, and the key parked requests are sealed with.
+    ///   - previousSubjectRefKeys: `SUBJECT_REF_KEY_PREVIOUS`: older keys that still open checks parked under them.
     ///   - tracer: One span per request, continuing its `traceparent`; the registry call is its
     ///     child and the verdict carries its id. Default: the bootstrapped tracer.
     public init(
         consumer: KafkaConsumer, producer: KafkaProducer, store: VerificationStore, registry: ResilientRegistryClient,
-        subjectRefKey: [UInt8], configuration: WorkerConfiguration, logger: Logger,
+        subjectRefKey: [UInt8], previousSubjectRefKeys: [[UInt8]] = [], configuration: WorkerConfiguration, logger: Logger,
         tracer: any Tracer = InstrumentationSystem.tracer
     ) {
         self.consumer = consumer
@@ -58,7 +59,8 @@ public final class VerificationWorker: Service, Sendable {
         self.decider = RequestDecider(
             registry: registry, subjectRefKey: SubjectRefKey(keyBytes: subjectRefKey),
             sealer: AutofillSealer(fields: configuration.autofillFields), configuration: configuration, logger: logger)
-        self.parkedSealer = ParkedRequestSealer(subjectRefKey: subjectRefKey)
+        self.parkedSealer = ParkedRequestSealer(subjectRefKey: subjectRefKey, previousKeys: previousSubjectRefKeys)
+        self.metrics.trackParkedKeys(parkedSealer.keyIDs)
         self.permits = AsyncPermits(configuration.maxInFlight)
     }
 
@@ -427,7 +429,7 @@ public final class VerificationWorker: Service, Sendable {
         }
         recentlyParkedLanes.withLock { $0[read.laneKey] = .now + .seconds(60) }
         let outcome = await retrying("parking a check", logger: logger) {
-            let sealed = try parkedSealer.seal(read.message.value, requestKey: requestKey)
+            let (sealed, keyID) = try parkedSealer.seal(read.message.value, requestKey: requestKey)
             let check = ParkedCheck(
                 requestKey: requestKey, laneKey: read.laneKey, messageKey: read.message.key,
                 traceparent: TraceContext.traceparent(read.message.headers.string(named: "traceparent")),
@@ -436,7 +438,8 @@ public final class VerificationWorker: Service, Sendable {
                 consumedAt: read.firstSeenAt,
                 deadline: read.firstSeenAt.addingTimeInterval(configuration.deadline(for: channel).seconds),
                 nextAttemptAt: Date().addingTimeInterval(configuration.parkedRetryInitial.seconds), attempts: attempts,
-                dossier: dossier, tracestate: TraceContext.tracestate(read.message.headers.string(named: "tracestate")))
+                dossier: dossier, tracestate: TraceContext.tracestate(read.message.headers.string(named: "tracestate")),
+                sealedKeyID: keyID)
             try await store.park([check])
         }
         switch outcome {
@@ -460,6 +463,7 @@ public final class VerificationWorker: Service, Sendable {
                     for check in due { group.addTask { await self.retry(check) } }
                 }
                 metrics.setParked(try await store.parkedCount())
+                metrics.setParkedByKey(try await store.parkedCountByKey())
             } catch {
                 logger.warning("parked checks could not be read", metadata: ["worker.error": "\(error)"])
             }
@@ -469,10 +473,12 @@ public final class VerificationWorker: Service, Sendable {
     private func retry(_ check: ParkedCheck) async {
         var checkLogger = logger
         checkLogger[metadataKey: "request.id"] = "\(check.requestKey)"
-        guard let value = try? parkedSealer.open(check.sealedRequest, requestKey: check.requestKey),
-            let channel = Channel(rawValue: check.channel)
-        else {
-            checkLogger.error("parked request could not be opened (wrong SUBJECT_REF_KEY?)")
+        guard let channel = Channel(rawValue: check.channel) else {
+            checkLogger.error("parked check has an unknown channel")
+            return
+        }
+        guard let value = parkedSealer.open(check.sealedRequest, requestKey: check.requestKey, keyID: check.sealedKeyID) else {
+            await settleUnopenable(check, channel: channel, logger: checkLogger)
             return
         }
         let message = KafkaMessage(
@@ -485,6 +491,23 @@ public final class VerificationWorker: Service, Sendable {
         await traced(read, name: "retry parked check") { checkLogger in
             await self.retryTraced(check, read: read, checkLogger: checkLogger)
         }
+    }
+
+    /// A parked check that no configured key opens (its key was dropped from
+    /// `SUBJECT_REF_KEY_PREVIOUS` too early): it cannot be asked again, so it gets `unavailable` from
+    /// what the row holds, instead of being leased for ever and holding its lane back.
+    private func settleUnopenable(_ check: ParkedCheck, channel: Channel, logger: Logger) async {
+        logger.error(
+            "parked request opens with no configured key: settled unavailable (was its key dropped from SUBJECT_REF_KEY_PREVIOUS?)",
+            metadata: ["worker.key_id": "\(check.sealedKeyID ?? "unknown")"])
+        let verdict = Verdict(
+            verdictId: VerdictID.derive(fromRequestId: check.requestKey), requestId: check.requestKey, channel: channel,
+            agencyCode: check.agencyCode, decidedAt: Timestamp(Date()), outcome: .unavailable, attempts: check.attempts)
+        let record = DecisionRecord(
+            verdict: verdict, requestKey: check.requestKey, dossier: check.dossier, source: check.source, consumedAt: check.consumedAt,
+            messageKey: check.messageKey, traceparent: TraceContext.verdictParent(of: check.traceparent, span: ServiceContext.current),
+            tracestate: check.tracestate, settlesParkedCheck: true)
+        await recorder.record(record, consumedAt: check.consumedAt, onDurable: {})
     }
 
     /// The trace headers a parked check kept, as the request carried them.
