@@ -78,6 +78,25 @@ struct AuditTrailTests {
         }
     }
 
+    @Test("the row hash is the documented encoding (docs/operations.md), so a verifier outside the service can recompute it")
+    func documentedEncoding() {
+        let entry = AuditEntry(
+            seq: 7, decidedAtMicros: 1_764_400_000_123_456, requestID: "r-1", agencyCode: "H23.45", channel: "counter",
+            actorKind: "officer", actorID: "o-1", outcome: "verified", autofillFields: "fullName", recipientFingerprint: "ab")
+        var bytes = Array("tthc.audit.v1".utf8) + [UInt8](repeating: 9, count: 32)
+        for value in [Int64(7), 1_764_400_000_123_456] { bytes += withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+        let texts: [String?] = ["r-1", "H23.45", "counter", "officer", "o-1", nil, nil, nil, "verified", "fullName", "ab"]
+        for text in texts {
+            guard let text else {
+                bytes.append(0)
+                continue
+            }
+            bytes.append(1)
+            bytes += withUnsafeBytes(of: UInt32(text.utf8.count).bigEndian) { Array($0) } + Array(text.utf8)
+        }
+        #expect(entry.chainHash(previous: [UInt8](repeating: 9, count: 32)) == Array(SHA256.hash(data: bytes)))
+    }
+
     @Test("concurrent writers (separate connections, as several instances) keep one gapless chain")
     func concurrentWriters() async throws {
         try await Self.withStore("audit_concurrent") { client, _, trail in

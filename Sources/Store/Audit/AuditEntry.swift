@@ -53,29 +53,41 @@ public struct AuditEntry: Sendable, Hashable {
     /// big-endian integers, then each text field in declaration order as `0x00` when absent or `0x01`,
     /// its UTF-8 length as a 4-byte big-endian integer and its bytes.
     public func chainHash(previous: [UInt8]) -> [UInt8] {
-        var bytes = Array("tthc.audit.v1".utf8)
-        bytes += previous
-        func integer(_ value: Int64) { withUnsafeBytes(of: value.bigEndian) { bytes += $0 } }
+        // Fed to the hasher piece by piece: no intermediate buffer (this runs once per verdict).
+        var hasher = SHA256()
+        hasher.update(data: Self.tag)
+        hasher.update(data: previous)
+        func integer(_ value: Int64) { withUnsafeBytes(of: value.bigEndian) { hasher.update(bufferPointer: $0) } }
         func text(_ value: String?) {
-            guard let value else {
-                bytes.append(0)
+            guard var value else {
+                hasher.update(data: Self.absent)
                 return
             }
-            let utf8 = Array(value.utf8)
-            bytes.append(1)
-            withUnsafeBytes(of: UInt32(utf8.count).bigEndian) { bytes += $0 }
-            bytes += utf8
+            value.withUTF8 { utf8 in
+                hasher.update(data: Self.present)
+                withUnsafeBytes(of: UInt32(utf8.count).bigEndian) { hasher.update(bufferPointer: $0) }
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(utf8))
+            }
         }
         integer(seq)
         integer(decidedAtMicros)
-        for field in [
-            requestID, agencyCode, channel, actorKind, actorID, accountID, subjectRef, idNumberMasked, outcome, autofillFields,
-            recipientFingerprint,
-        ] {
-            text(field)
-        }
-        return Array(SHA256.hash(data: bytes))
+        text(requestID)
+        text(agencyCode)
+        text(channel)
+        text(actorKind)
+        text(actorID)
+        text(accountID)
+        text(subjectRef)
+        text(idNumberMasked)
+        text(outcome)
+        text(autofillFields)
+        text(recipientFingerprint)
+        return Array(hasher.finalize())
     }
+
+    private static let tag = Array("tthc.audit.v1".utf8)
+    private static let absent: [UInt8] = [0]
+    private static let present: [UInt8] = [1]
 
     /// The hash before the first row of a chain: 32 zero bytes.
     public static let genesis = [UInt8](repeating: 0, count: 32)
