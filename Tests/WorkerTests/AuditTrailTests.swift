@@ -56,6 +56,16 @@ struct AuditTrailTests {
             #expect(try await trail.verify().isIntact)
             #expect(try await trail.verify(pageSize: 2).rows == 5, "paging walks the whole chain")
 
+            // Autofill released with an empty field list (AUTOFILL_FIELDS=","): stored as NULL, hashed alike.
+            var autofill = Self.decision("r-6")
+            autofill.verdict.autofill = SealedAutofill(encapsulatedKey: "a2V5", ciphertext: "Y2lwaGVy")
+            autofill.audit.autofillFields = []
+            autofill.audit.recipientFingerprint = "ab12"
+            _ = try await store.record([autofill], verdictTopic: "v", cloudEventSource: "/t")
+            let sixth = try await trail.entries(.init(subjectRef: "ref-r-6"))
+            #expect(sixth.first?.autofillFields == nil && sixth.first?.recipientFingerprint == "ab12")
+            #expect(try await trail.verify().rows == 6)
+
             // A changed row.
             try await client.query("UPDATE audit_trail SET outcome = 'mismatch' WHERE seq = 3", logger: logger)
             var result = try await trail.verify()

@@ -89,6 +89,18 @@ public struct AuditEntry: Sendable, Hashable {
     private static let absent: [UInt8] = [0]
     private static let present: [UInt8] = [1]
 
+    /// Optional text that is empty becomes absent: it is stored as NULL, and the hash must say the same.
+    mutating func dropEmptyOptionals() {
+        func drop(_ value: inout String?) { if value?.isEmpty == true { value = nil } }
+        drop(&actorKind)
+        drop(&actorID)
+        drop(&accountID)
+        drop(&subjectRef)
+        drop(&idNumberMasked)
+        drop(&autofillFields)
+        drop(&recipientFingerprint)
+    }
+
     /// The hash before the first row of a chain: 32 zero bytes.
     public static let genesis = [UInt8](repeating: 0, count: 32)
 }

@@ -29,35 +29,21 @@ public struct AuditTrail: Sendable {
             lastHash = Array(hash.readableBytesView)
         }
         guard lastHash.count == 32 else { throw StoreError(code: .corruptRow, operation: "audit chain head") }
+        let chainStart = lastHash
         var entries = drafts
         var hashes: [ByteBuffer] = []
-        var previous: [ByteBuffer] = []
+        hashes.reserveCapacity(entries.count)
         for index in entries.indices {
             lastSeq += 1
             entries[index].seq = lastSeq
+            entries[index].dropEmptyOptionals()
             let hash = entries[index].chainHash(previous: lastHash)
-            previous.append(ByteBuffer(bytes: lastHash))
             hashes.append(ByteBuffer(bytes: hash))
             lastHash = hash
         }
         let e = entries
-        let seqs = e.map(\.seq)
-        let micros = e.map(\.decidedAtMicros)
-        let requests = e.map(\.requestID)
-        let agencies = e.map(\.agencyCode)
-        let channels = e.map(\.channel)
-        let outcomes = e.map(\.outcome)
-        // Optional text travels as '' plus a presence flag: arrays of optionals do not bind.
-        func optional(_ path: KeyPath<AuditEntry, String?>) -> ([String], [Bool]) {
-            (e.map { $0[keyPath: path] ?? "" }, e.map { $0[keyPath: path] != nil })
-        }
-        let (kinds, hasKind) = optional(\.actorKind)
-        let (actors, hasActor) = optional(\.actorID)
-        let (accounts, hasAccount) = optional(\.accountID)
-        let (refs, hasRef) = optional(\.subjectRef)
-        let (masked, hasMasked) = optional(\.idNumberMasked)
-        let (fields, hasFields) = optional(\.autofillFields)
-        let (prints, hasPrint) = optional(\.recipientFingerprint)
+        // Absent text travels as '' (every field is either absent or 1+ characters long), and each
+        // row's `prev_hash` is the row before it's hash: fewer arrays to bind on the hot path.
         let newHead = ByteBuffer(bytes: lastHash)
         let newSeq = lastSeq
         try await connection.query(
@@ -65,15 +51,16 @@ public struct AuditTrail: Sendable {
             WITH appended AS (
                 INSERT INTO audit_trail (seq, decided_at, request_id, agency_code, channel, actor_kind, actor_id, account_id,
                     subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, prev_hash, row_hash)
-                SELECT q, timestamptz 'epoch' + m * interval '1 microsecond', r, a, c, CASE WHEN hk THEN k END,
-                    CASE WHEN ha THEN ac END, CASE WHEN hn THEN n END, CASE WHEN hs THEN s END, CASE WHEN hm THEN mk END, o,
-                    CASE WHEN hf THEN f END, CASE WHEN hp THEN p END, ph, rh
-                FROM unnest(\(seqs)::int8[], \(micros)::int8[], \(requests)::text[], \(agencies)::text[], \(channels)::text[],
-                    \(kinds)::text[], \(hasKind)::bool[], \(actors)::text[], \(hasActor)::bool[], \(accounts)::text[],
-                    \(hasAccount)::bool[], \(refs)::text[], \(hasRef)::bool[], \(masked)::text[], \(hasMasked)::bool[],
-                    \(outcomes)::text[], \(fields)::text[], \(hasFields)::bool[], \(prints)::text[], \(hasPrint)::bool[],
-                    \(previous)::bytea[], \(hashes)::bytea[])
-                    AS x(q, m, r, a, c, k, hk, ac, ha, n, hn, s, hs, mk, hm, o, f, hf, p, hp, ph, rh)
+                SELECT q, timestamptz 'epoch' + m * interval '1 microsecond', r, a, c, NULLIF(k, ''), NULLIF(ac, ''), NULLIF(n, ''),
+                    NULLIF(s, ''), NULLIF(mk, ''), o, NULLIF(f, ''), NULLIF(p, ''),
+                    COALESCE(lag(rh) OVER (ORDER BY q), \(ByteBuffer(bytes: chainStart))::bytea), rh
+                FROM unnest(\(e.map(\.seq))::int8[], \(e.map(\.decidedAtMicros))::int8[], \(e.map(\.requestID))::text[],
+                    \(e.map(\.agencyCode))::text[], \(e.map(\.channel))::text[], \(e.map { $0.actorKind ?? "" })::text[],
+                    \(e.map { $0.actorID ?? "" })::text[], \(e.map { $0.accountID ?? "" })::text[],
+                    \(e.map { $0.subjectRef ?? "" })::text[], \(e.map { $0.idNumberMasked ?? "" })::text[],
+                    \(e.map(\.outcome))::text[], \(e.map { $0.autofillFields ?? "" })::text[],
+                    \(e.map { $0.recipientFingerprint ?? "" })::text[], \(hashes)::bytea[])
+                    AS x(q, m, r, a, c, k, ac, n, s, mk, o, f, p, rh)
                 RETURNING 1
             )
             UPDATE audit_chain_head SET last_seq = \(newSeq), last_hash = \(newHead)
