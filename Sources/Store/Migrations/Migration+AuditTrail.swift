@@ -49,7 +49,7 @@ extension Migration {
             """,
             "INSERT INTO audit_chain_head VALUES (1, 0, decode(repeat('00', 32), 'hex'), 0, decode(repeat('00', 32), 'hex'))",
             "ALTER TABLE parked_checks ADD COLUMN sealed_key_id text, ADD COLUMN dossier_code text, ADD COLUMN dossier_occurred_at timestamptz",
-            "CREATE INDEX dossier_events_recorded_at ON dossier_events (recorded_at)",
+            "CREATE INDEX IF NOT EXISTS dossier_events_recorded_at ON dossier_events (recorded_at)",
         ]
     )
 }

@@ -462,8 +462,9 @@ public final class VerificationWorker: Service, Sendable {
                 await withTaskGroup(of: Void.self) { group in
                     for check in due { group.addTask { await self.retry(check) } }
                 }
-                metrics.setParked(try await store.parkedCount())
-                metrics.setParkedByKey(try await store.parkedCountByKey())
+                let byKey = try await store.parkedCountByKey()
+                metrics.setParked(byKey.values.reduce(0, +))
+                metrics.setParkedByKey(byKey)
             } catch {
                 logger.warning("parked checks could not be read", metadata: ["worker.error": "\(error)"])
             }
