@@ -2,6 +2,7 @@ import Contract
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Store
 import Testing
 import Worker
@@ -81,6 +82,40 @@ struct RetentionTests {
             // Deleting a kept row by hand is still found.
             try await client.query("DELETE FROM audit_trail WHERE seq = 26", logger: Self.logger)
             #expect(try await trail.verify().brokenAt == 26)
+        }
+    }
+
+    @Test("as a Service: deletes in the background every interval and returns at graceful shutdown")
+    func backgroundService() async throws {
+        let client = PostgresClient(
+            configuration: try DatabaseURL.parse(try await freshDatabase("retention_service")), backgroundLogger: Self.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await MigrationRunner(client: client, logger: Self.logger).run()
+            let store = VerificationStore(client: client, logger: Self.logger)
+            let recorded = try await store.record(
+                (0..<3).map { Self.decision("old-\($0)", decidedAt: Date().addingTimeInterval(-10 * 86_400)) }, verdictTopic: "v",
+                cloudEventSource: "/t")
+            try await store.clearOutbox(recorded.map(\.outboxID))
+            var configuration = RetentionConfiguration()
+            configuration.resultsDays = 1
+            configuration.auditDays = 1
+            configuration.interval = .milliseconds(100)
+            let service = RetentionService(
+                store: RetentionStore(client: client, logger: Self.logger), configuration: configuration, logger: Self.logger)
+            let serviceGroup = ServiceGroup(configuration: .init(services: [service], logger: Self.logger))
+            let running = Task { try await serviceGroup.run() }
+            try await withTimeout(20, "the background pass") {
+                while true {
+                    let left = try await Self.count(client, "verification_results") + Self.count(client, "audit_trail")
+                    if left == 0 { return }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            await serviceGroup.triggerGracefulShutdown()
+            try await withTimeout(5, "the service to stop") { try await running.value }
+            #expect(try await AuditTrail(client: client, logger: Self.logger).verify().anchorSeq == 3)
         }
     }
 
