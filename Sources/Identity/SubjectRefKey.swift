@@ -17,6 +17,17 @@ public struct SubjectRefKey: Sendable, CustomStringConvertible {
         return Base64URL.encode(Array(mac))
     }
 
+    /// The key's public name: lowercase hex of the first 8 bytes of SHA-256 of its bytes. Parked
+    /// checks record it, so that a check sealed with an older key is opened with that key.
+    public var keyID: String { Self.keyID(of: self.keyBytes) }
+
+    public static func keyID(of keyBytes: [UInt8]) -> String {
+        SHA256.hash(data: keyBytes).prefix(8).map { byte in
+            let hex = Array("0123456789abcdef".utf8)
+            return String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+        }.joined()
+    }
+
     public var description: String { "SubjectRefKey(\(self.keyBytes.count) bytes, redacted)" }
 }
 

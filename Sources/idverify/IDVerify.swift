@@ -18,6 +18,7 @@ struct IDVerify: AsyncParsableCommand {
             StatsCommand.self,
             DeadLettersCommand.self,
             VerdictCommand.self,
+            AuditCommand.self,
         ]
     )
 }

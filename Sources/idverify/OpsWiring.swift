@@ -24,7 +24,8 @@ enum OpsWiring {
             runtime: runtime, prometheus: metrics, registryAuthentication: monitor, logger: logger,
             onServerRunning: onOpsListening)
         let services: [ServiceGroupConfiguration.ServiceConfiguration] =
-            [.init(service: WorkerService(runtime: runtime, logger: logger))] + operations.services.map { .init(service: $0) }
+            [.init(service: WorkerService(runtime: runtime, logger: logger)), .init(service: runtime.retention)]
+            + operations.services.map { .init(service: $0) }
         return (runtime, services)
     }
 }

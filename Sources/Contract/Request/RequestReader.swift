@@ -96,6 +96,7 @@ public struct RequestReader: Sendable {
 
         var details: ChannelDetails?
         var dossierCode: String?
+        var validAccountId: String?
         switch channel {
         case .counter:
             let autofill = fields.optionalBool(slot(.autofill), path: "autofill") ?? false
@@ -103,10 +104,12 @@ public struct RequestReader: Sendable {
             details = .counter(autofillRecipientKey: autofill ? key : nil)
         case .registration:
             if let accountId = fields.boundedString(slot(.accountId), path: "accountId", length: 1...128) {
+                validAccountId = accountId
                 details = .registration(accountId: accountId)
             }
         case .submission:
             let accountId = fields.boundedString(slot(.accountId), path: "accountId", length: 1...128)
+            validAccountId = accountId
             if fields.object(slot(.dossier), path: "dossier") {
                 let code = fields.boundedString(slot(.dossierCode), path: "dossier.code", length: 1...64)
                 let procedureCode = fields.boundedString(slot(.dossierProcedureCode), path: "dossier.procedureCode", length: 1...64)
@@ -134,7 +137,9 @@ public struct RequestReader: Sendable {
                     occurredAt: occurredAt,
                     idNumber: check?.idNumber,
                     dossierCode: dossierCode,
-                    reasons: fields.reasons
+                    reasons: fields.reasons,
+                    actor: actor,
+                    accountId: validAccountId
                 )
             )
         }

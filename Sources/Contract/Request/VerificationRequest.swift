@@ -162,6 +162,10 @@ public struct InvalidRequest: Sendable, Hashable, CustomStringConvertible {
     public var dossierCode: String?
     /// Every broken rule, in the order of the contract's fields.
     public var reasons: [ValidationReason]
+    /// `actor` when it was valid (for the audit trail).
+    public var actor: Actor?
+    /// `accountId` when it was valid (for the audit trail).
+    public var accountId: String?
 
     public init(
         requestId: String,
@@ -170,8 +174,12 @@ public struct InvalidRequest: Sendable, Hashable, CustomStringConvertible {
         occurredAt: Timestamp? = nil,
         idNumber: String? = nil,
         dossierCode: String? = nil,
-        reasons: [ValidationReason]
+        reasons: [ValidationReason],
+        actor: Actor? = nil,
+        accountId: String? = nil
     ) {
+        self.actor = actor
+        self.accountId = accountId
         self.requestId = requestId
         self.channel = channel
         self.agencyCode = agencyCode

@@ -29,5 +29,6 @@ extension Migration {
         .parkedTraceState,  // 4
         .outboxByReference,  // 5
         .dossierRollup,  // 6
+        .auditTrail,  // 7
     ]
 }

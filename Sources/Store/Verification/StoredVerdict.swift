@@ -48,11 +48,15 @@ public struct DecisionRecord: Sendable {
     public var tracestate: String?
     /// Set when the decision settles a parked check, whose row goes in the same transaction.
     public var settlesParkedCheck: Bool
+    /// Who asked, and what an autofill released: the audit row's facts beyond the verdict.
+    public var audit: AuditFacts
 
     public init(
         verdict: Verdict, requestKey: String, dossier: DossierChange?, source: SourcePosition, consumedAt: Date,
-        messageKey: [UInt8]?, traceparent: String?, tracestate: String? = nil, settlesParkedCheck: Bool = false
+        messageKey: [UInt8]?, traceparent: String?, tracestate: String? = nil, settlesParkedCheck: Bool = false,
+        audit: AuditFacts = AuditFacts()
     ) {
+        self.audit = audit
         self.verdict = verdict
         self.requestKey = requestKey
         self.dossier = dossier

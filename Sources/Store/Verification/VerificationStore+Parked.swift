@@ -24,13 +24,18 @@ public struct ParkedCheck: Sendable {
     /// Registry calls made so far.
     public var attempts: Int
     /// For a submission: its dossier goes to `awaiting_verification` (unless a newer request moved it).
+    /// A leased check carries it back (when parked since migration 7), for a verdict without the request.
     public var dossier: DossierChange?
+    /// ``Identity/SubjectRefKey/keyID`` of the key that sealed the request; `nil` for checks parked
+    /// before migration 7.
+    public var sealedKeyID: String?
 
     public init(
         requestKey: String, laneKey: String, messageKey: [UInt8]?, traceparent: String?, channel: String, agencyCode: String,
         sealedRequest: [UInt8], source: SourcePosition, consumedAt: Date, deadline: Date, nextAttemptAt: Date, attempts: Int,
-        dossier: DossierChange?, tracestate: String? = nil
+        dossier: DossierChange?, tracestate: String? = nil, sealedKeyID: String? = nil
     ) {
+        self.sealedKeyID = sealedKeyID
         self.requestKey = requestKey
         self.tracestate = tracestate
         self.laneKey = laneKey
@@ -61,11 +66,11 @@ extension VerificationStore {
                         """
                         INSERT INTO parked_checks (request_id, lane_key, message_key, traceparent, tracestate, channel, agency_code,
                             sealed_request, source_topic, source_partition, source_offset, consumed_at, deadline_at,
-                            next_attempt_at, attempts)
+                            next_attempt_at, attempts, sealed_key_id, dossier_code, dossier_occurred_at)
                         SELECT \(check.requestKey), \(check.laneKey), \(key), \(check.traceparent), \(check.tracestate), \(check.channel),
                             \(StorableText.encode(check.agencyCode)), \(sealed), \(check.source.topic), \(check.source.partition),
                             \(check.source.offset), \(check.consumedAt), \(check.deadline), \(check.nextAttemptAt),
-                            \(Int32(check.attempts))
+                            \(Int32(check.attempts)), \(check.sealedKeyID), \(check.dossier?.storedCode), \(check.dossier?.occurredAt)
                         WHERE NOT EXISTS (SELECT 1 FROM verification_results WHERE request_id = \(check.requestKey))
                         ON CONFLICT (request_id) DO NOTHING
                         """, logger: logger)
@@ -101,19 +106,26 @@ extension VerificationStore {
                     ORDER BY p.next_attempt_at LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED)
                 RETURNING request_id, lane_key, message_key, traceparent, channel, agency_code, sealed_request,
-                    source_topic, source_partition, source_offset, consumed_at, deadline_at, next_attempt_at, attempts, tracestate
+                    source_topic, source_partition, source_offset, consumed_at, deadline_at, next_attempt_at, attempts, tracestate,
+                    sealed_key_id, dossier_code, dossier_occurred_at
                 """, logger: logger)
             var checks: [ParkedCheck] = []
             for try await row in rows {
                 let (key, lane, messageKey, traceparent, channel, agency, sealed, topic, partition, offset, consumed, deadline, next, attempts, tracestate) = try row.decode(
                     (String, String, ByteBuffer?, String?, String, String, ByteBuffer, String, Int32, Int64, Date, Date, Date, Int32, String?).self)
+                let columns = row.makeRandomAccess()
+                let keyID = try columns["sealed_key_id"].decode(String?.self)
+                let dossierCode = try columns["dossier_code"].decode(String?.self)
+                let dossierAt = try columns["dossier_occurred_at"].decode(Date?.self)
                 checks.append(
                     ParkedCheck(
                         requestKey: key, laneKey: lane, messageKey: messageKey.map { Array($0.readableBytesView) },
                         traceparent: traceparent, channel: channel, agencyCode: agency,
                         sealedRequest: Array(sealed.readableBytesView),
                         source: SourcePosition(topic: topic, partition: partition, offset: offset), consumedAt: consumed,
-                        deadline: deadline, nextAttemptAt: next, attempts: Int(attempts), dossier: nil, tracestate: tracestate))
+                        deadline: deadline, nextAttemptAt: next, attempts: Int(attempts),
+                        dossier: dossierCode.map { DossierChange(code: $0, agencyCode: agency, occurredAt: dossierAt ?? consumed) },
+                        tracestate: tracestate, sealedKeyID: keyID))
             }
             return checks
         } catch {
@@ -131,6 +143,20 @@ extension VerificationStore {
                 """, logger: logger)
         } catch {
             throw StoreError(code: .query, operation: "reschedule parked check", cause: error)
+        }
+    }
+
+    /// How many parked checks each key sealed (`nil`: parked before key ids were recorded), so that
+    /// an operator knows when a previous `SUBJECT_REF_KEY` can be dropped.
+    public func parkedCountByKey() async throws -> [String?: Int] {
+        do {
+            let rows = try await client.query(
+                "SELECT sealed_key_id, count(*) FROM parked_checks GROUP BY sealed_key_id", logger: logger)
+            var counts: [String?: Int] = [:]
+            for try await (keyID, count) in rows.decode((String?, Int64).self) { counts[keyID] = Int(count) }
+            return counts
+        } catch {
+            throw StoreError(code: .query, operation: "count parked checks by key", cause: error)
         }
     }
 

@@ -264,6 +264,9 @@ public struct VerificationStore: Sendable {
             try await connection.query("DELETE FROM parked_checks WHERE request_id = ANY(\(settled))", logger: logger)
         }
 
+        // Last, so that the chain head's lock (which serialises every instance's commits) is held briefly.
+        try await AuditTrail.append(fresh.map { Self.auditDraft($0.record, $0.verdict) }, on: connection, logger: logger)
+
         return zip(publishables, ids).map { item, id in
             RecordedVerdict(verdict: item.0, isNew: item.3, outboxID: id, outcome: item.1, channel: item.2)
         }
@@ -328,6 +331,18 @@ public struct VerificationStore: Sendable {
 }
 
 extension VerificationStore {
+    /// The audit row of a fresh decision (its `seq` and hashes are set when appended).
+    static func auditDraft(_ record: DecisionRecord, _ verdict: Verdict) -> AuditEntry {
+        let facts = record.audit
+        return AuditEntry(
+            seq: 0, decidedAtMicros: microseconds(verdict.decidedAt.date), requestID: record.requestKey,
+            agencyCode: StorableText.encode(verdict.agencyCode), channel: verdict.channel.rawValue, actorKind: facts.actorKind,
+            actorID: facts.actorID.map(StorableText.encode), accountID: facts.accountID.map(StorableText.encode),
+            subjectRef: verdict.subject?.ref, idNumberMasked: verdict.subject?.idNumberMasked, outcome: verdict.outcome.rawValue,
+            autofillFields: verdict.autofill == nil ? nil : facts.autofillFields.map { $0.sorted().joined(separator: ",") },
+            recipientFingerprint: verdict.autofill == nil ? nil : facts.recipientFingerprint)
+    }
+
     /// An instant in whole microseconds since 1970, as PostgreSQL's `timestamptz` holds it.
     static func microseconds(_ date: Date) -> Int64 {
         Int64((date.timeIntervalSince1970 * 1_000_000).rounded())

@@ -38,11 +38,12 @@ public final class VerificationWorker: Service, Sendable {
     ///   - consumer: subscribed to the three request topics, in the worker's group.
     ///   - producer: idempotent; it carries verdicts and dead letters.
     ///   - subjectRefKey: `SUBJECT_REF_KEY` bytes: subject refs, and the key parked requests are sealed with.
+    ///   - previousSubjectRefKeys: `SUBJECT_REF_KEY_PREVIOUS`: older keys that still open checks parked under them.
     ///   - tracer: One span per request, continuing its `traceparent`; the registry call is its
     ///     child and the verdict carries its id. Default: the bootstrapped tracer.
     public init(
         consumer: KafkaConsumer, producer: KafkaProducer, store: VerificationStore, registry: ResilientRegistryClient,
-        subjectRefKey: [UInt8], configuration: WorkerConfiguration, logger: Logger,
+        subjectRefKey: [UInt8], previousSubjectRefKeys: [[UInt8]] = [], configuration: WorkerConfiguration, logger: Logger,
         tracer: any Tracer = InstrumentationSystem.tracer
     ) {
         self.consumer = consumer
@@ -58,7 +59,8 @@ public final class VerificationWorker: Service, Sendable {
         self.decider = RequestDecider(
             registry: registry, subjectRefKey: SubjectRefKey(keyBytes: subjectRefKey),
             sealer: AutofillSealer(fields: configuration.autofillFields), configuration: configuration, logger: logger)
-        self.parkedSealer = ParkedRequestSealer(subjectRefKey: subjectRefKey)
+        self.parkedSealer = ParkedRequestSealer(subjectRefKey: subjectRefKey, previousKeys: previousSubjectRefKeys)
+        self.metrics.trackParkedKeys(parkedSealer.keyIDs)
         self.permits = AsyncPermits(configuration.maxInFlight)
     }
 
@@ -370,7 +372,31 @@ public final class VerificationWorker: Service, Sendable {
             source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
             consumedAt: read.firstSeenAt, messageKey: read.message.key,
             traceparent: TraceContext.verdictParent(of: headers.string(named: "traceparent"), span: ServiceContext.current),
-            tracestate: TraceContext.tracestate(headers.string(named: "tracestate")), settlesParkedCheck: settlesParked)
+            tracestate: TraceContext.tracestate(headers.string(named: "tracestate")), settlesParkedCheck: settlesParked,
+            audit: auditFacts(read.result))
+    }
+
+    /// Who asked (as far as the request says validly) and, for a counter asking autofill, the
+    /// configured fields and the recipient key's fingerprint (kept only when the verdict carries autofill).
+    private func auditFacts(_ result: ReadResult) -> AuditFacts {
+        switch result {
+        case .request(let request):
+            var facts = AuditFacts(actorKind: request.actor.kind.rawValue, actorID: request.actor.id)
+            switch request.details {
+            case .counter(let recipient?):
+                facts.autofillFields = configuration.autofillFields.map(\.rawValue)
+                facts.recipientFingerprint = AuditFacts.fingerprint(recipientKey: recipient.rawRepresentation)
+            case .counter(nil):
+                break
+            case .registration(let account), .submission(let account, _):
+                facts.accountID = account
+            }
+            return facts
+        case .invalid(let invalid):
+            return AuditFacts(actorKind: invalid.actor?.kind.rawValue, actorID: invalid.actor?.id, accountID: invalid.accountId)
+        case .deadLetter:
+            return AuditFacts()
+        }
     }
 
     // MARK: Parking
@@ -403,8 +429,9 @@ public final class VerificationWorker: Service, Sendable {
         }
         recentlyParkedLanes.withLock { $0[read.laneKey] = .now + .seconds(60) }
         let sealed: [UInt8]
+        let keyID: String
         do {
-            sealed = try parkedSealer.seal(read.message.value, requestKey: requestKey)
+            (sealed, keyID) = try parkedSealer.seal(read.message.value, requestKey: requestKey)
         } catch {
             logger.error("a check could not be sealed for parking", metadata: ["worker.error": "\(error)"])
             await deadLetter([(read, .unprocessable)])
@@ -418,7 +445,8 @@ public final class VerificationWorker: Service, Sendable {
             consumedAt: read.firstSeenAt,
             deadline: read.firstSeenAt.addingTimeInterval(configuration.deadline(for: channel).seconds),
             nextAttemptAt: Date().addingTimeInterval(configuration.parkedRetryInitial.seconds), attempts: attempts,
-            dossier: dossier, tracestate: TraceContext.tracestate(read.message.headers.string(named: "tracestate")))
+            dossier: dossier, tracestate: TraceContext.tracestate(read.message.headers.string(named: "tracestate")),
+            sealedKeyID: keyID)
         let outcome = await retrying("parking a check", logger: logger) { try await self.store.park([check]) }
         switch outcome {
         case .success:
@@ -440,7 +468,9 @@ public final class VerificationWorker: Service, Sendable {
                 await withTaskGroup(of: Void.self) { group in
                     for check in due { group.addTask { await self.retry(check) } }
                 }
-                metrics.setParked(try await store.parkedCount())
+                let byKey = try await store.parkedCountByKey()
+                metrics.setParked(byKey.values.reduce(0, +))
+                metrics.setParkedByKey(byKey)
             } catch {
                 logger.warning("parked checks could not be read", metadata: ["worker.error": "\(error)"])
             }
@@ -450,10 +480,12 @@ public final class VerificationWorker: Service, Sendable {
     private func retry(_ check: ParkedCheck) async {
         var checkLogger = logger
         checkLogger[metadataKey: "request.id"] = "\(check.requestKey)"
-        guard let value = try? parkedSealer.open(check.sealedRequest, requestKey: check.requestKey),
-            let channel = Channel(rawValue: check.channel)
-        else {
-            checkLogger.error("parked request could not be opened (wrong SUBJECT_REF_KEY?)")
+        guard let channel = Channel(rawValue: check.channel) else {
+            checkLogger.error("parked check has an unknown channel")
+            return
+        }
+        guard let value = parkedSealer.open(check.sealedRequest, requestKey: check.requestKey, keyID: check.sealedKeyID) else {
+            await settleUnopenable(check, channel: channel, logger: checkLogger)
             return
         }
         let message = KafkaMessage(
@@ -466,6 +498,23 @@ public final class VerificationWorker: Service, Sendable {
         await traced(read, name: "retry parked check") { checkLogger in
             await self.retryTraced(check, read: read, checkLogger: checkLogger)
         }
+    }
+
+    /// A parked check that no configured key opens (its key was dropped from
+    /// `SUBJECT_REF_KEY_PREVIOUS` too early): it cannot be asked again, so it gets `unavailable` from
+    /// what the row holds, instead of being leased for ever and holding its lane back.
+    private func settleUnopenable(_ check: ParkedCheck, channel: Channel, logger: Logger) async {
+        logger.error(
+            "parked request opens with no configured key: settled unavailable (was its key dropped from SUBJECT_REF_KEY_PREVIOUS?)",
+            metadata: ["worker.key_id": "\(check.sealedKeyID ?? "unknown")"])
+        let verdict = Verdict(
+            verdictId: VerdictID.derive(fromRequestId: check.requestKey), requestId: check.requestKey, channel: channel,
+            agencyCode: check.agencyCode, decidedAt: Timestamp(Date()), outcome: .unavailable, attempts: check.attempts)
+        let record = DecisionRecord(
+            verdict: verdict, requestKey: check.requestKey, dossier: check.dossier, source: check.source, consumedAt: check.consumedAt,
+            messageKey: check.messageKey, traceparent: TraceContext.verdictParent(of: check.traceparent, span: ServiceContext.current),
+            tracestate: check.tracestate, settlesParkedCheck: true)
+        await recorder.record(record, consumedAt: check.consumedAt, onDurable: {})
     }
 
     /// The trace headers a parked check kept, as the request carried them.

@@ -38,6 +38,12 @@ public struct ServiceSettings: Sendable {
     public var registryClient = ResilientRegistryClient.Configuration()
     /// `SUBJECT_REF_KEY`: base64 of at least 16 bytes. Required.
     public var subjectRefKey: [UInt8]
+    /// `SUBJECT_REF_KEY_PREVIOUS`: older subject keys, comma-separated, each as `SUBJECT_REF_KEY`.
+    /// Checks parked under one of them still open; list a key until
+    /// `identity_parked_checks_by_key{key_id=...}` shows none left. Default: none.
+    public var previousSubjectRefKeys: [[UInt8]] = []
+    /// Retention: `RETENTION_RESULTS_DAYS`, `RETENTION_DOSSIER_EVENTS_DAYS`, `RETENTION_AUDIT_DAYS`.
+    public var retention = RetentionConfiguration()
     /// `OPS_PORT`. Default: 8080.
     public var opsPort = 8080
     /// The pipeline's settings (`TOPIC_PREFIX`, deadlines, in-flight bound, autofill fields, policy).
@@ -92,6 +98,17 @@ public struct ServiceSettings: Sendable {
         var settings = ServiceSettings(
             kafkaBrokers: brokers, databaseURL: databaseURL, registryURL: registryURL, registryToken: token,
             subjectRefKey: Array(key))
+        if let previous = environment["SUBJECT_REF_KEY_PREVIOUS"]?.trimmingCharacters(in: .whitespaces), !previous.isEmpty {
+            for item in previous.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let old = Data(base64Encoded: item.trimmingCharacters(in: .whitespaces)), old.count >= 16 else {
+                    throw SettingsError(setting: "SUBJECT_REF_KEY_PREVIOUS", problem: "must be comma-separated base64 keys of at least 16 bytes each")
+                }
+                settings.previousSubjectRefKeys.append(Array(old))
+            }
+        }
+        if let days = try integer("RETENTION_RESULTS_DAYS", 0...36_500) { settings.retention.resultsDays = days }
+        if let days = try integer("RETENTION_DOSSIER_EVENTS_DAYS", 0...36_500) { settings.retention.dossierEventsDays = days }
+        if let days = try integer("RETENTION_AUDIT_DAYS", 0...36_500) { settings.retention.auditDays = days }
         if let group = environment["KAFKA_GROUP_ID"], !group.isEmpty { settings.kafkaGroupID = group }
         if let properties = environment["KAFKA_PROPERTIES"], !properties.isEmpty {
             for pair in properties.split(separator: ";") {

@@ -21,6 +21,8 @@ public struct WorkerRuntime: Sendable {
     public let worker: VerificationWorker
     /// The registry rate limiter (local or fleet), for its statistics.
     public let limiter: any RegistryRateLimiter
+    /// Deletes rows past their retention (`serve` runs it beside the worker).
+    public let retention: RetentionService
 
     /// - Parameters:
     ///   - observeTransport: wraps the registry transport (operations put a monitor
@@ -67,7 +69,9 @@ public struct WorkerRuntime: Sendable {
         store = VerificationStore(client: postgres, logger: logger)
         worker = VerificationWorker(
             consumer: consumer, producer: producer, store: store, registry: registry, subjectRefKey: settings.subjectRefKey,
-            configuration: settings.worker, logger: logger, tracer: tracer)
+            previousSubjectRefKeys: settings.previousSubjectRefKeys, configuration: settings.worker, logger: logger, tracer: tracer)
+        retention = RetentionService(
+            store: RetentionStore(client: postgres, logger: logger), configuration: settings.retention, logger: logger)
     }
 
     /// Applies the database migrations (the PostgreSQL client must be running).

@@ -12,6 +12,8 @@ final class WorkerMetrics: Sendable {
     private let deadLetters = Mutex<[String: Counter]>([:])
     private let inFlight: Gauge
     private let parked: Gauge
+    /// Parked checks by the key that sealed them: one gauge per configured key id, and `unknown`.
+    private let parkedByKey = Mutex<[String: Gauge]>([:])
     private let factory: any MetricsFactory
 
     init(factory: any MetricsFactory = MetricsSystem.factory) {
@@ -56,4 +58,25 @@ final class WorkerMetrics: Sendable {
 
     func setInFlight(_ count: Int) { inFlight.record(count) }
     func setParked(_ count: Int) { parked.record(count) }
+
+    /// Creates the per-key gauges: label values are the configured keys' ids (a handful) and `unknown`.
+    func trackParkedKeys(_ keyIDs: [String]) {
+        parkedByKey.withLock { gauges in
+            for id in keyIDs + ["unknown"] where gauges[id] == nil {
+                gauges[id] = Gauge(label: "identity_parked_checks_by_key", dimensions: [("key_id", id)], factory: factory)
+            }
+        }
+    }
+
+    /// Records `identity_parked_checks_by_key`; a key id not configured counts as `unknown`.
+    func setParkedByKey(_ counts: [String?: Int]) {
+        parkedByKey.withLock { gauges in
+            var totals = gauges.mapValues { _ in 0 }
+            for (id, count) in counts {
+                let label = id.flatMap { gauges[$0] == nil ? nil : $0 } ?? "unknown"
+                totals[label, default: 0] += count
+            }
+            for (id, total) in totals { gauges[id]?.record(total) }
+        }
+    }
 }
