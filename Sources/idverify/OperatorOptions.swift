@@ -1,6 +1,7 @@
 import ArgumentParser
 import Contract
 import Foundation
+import Kafka
 import Logging
 import Ops
 import PostgresNIO
@@ -21,6 +22,12 @@ struct KafkaOptions: ParsableArguments {
         try settingOrExit { () throws(SettingError) in
             try OpsSettings.brokers(OpsSettings.required(self.brokers, variable: "KAFKA_BROKERS", flagName: "--brokers"))
         }
+    }
+
+    /// The brokers with the security settings and `KAFKA_PROPERTIES` every client of `serve` uses.
+    func connection() throws -> KafkaConnectionSettings {
+        let brokers = try self.bootstrapServers()
+        return try settingOrExit { () throws(SettingError) in try OpsSettings.kafkaConnection(brokers: brokers) }
     }
 
     var groupID: String {

@@ -1,6 +1,8 @@
 import Foundation
+import Kafka
 import Logging
 import PostgresNIO
+import Worker
 
 /// The contract's settings (section 7) as the operator commands read them: a flag wins over the
 /// environment variable, which wins over the default; a required setting that is missing stops
@@ -33,6 +35,27 @@ public enum OpsSettings {
         let brokers = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !brokers.isEmpty else { throw SettingError.invalid("KAFKA_BROKERS", "must list at least one host:port") }
         return brokers
+    }
+
+    /// How the operator commands reach Kafka: `brokers` with the same security settings
+    /// (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_CA_LOCATION`) and `KAFKA_PROPERTIES` as
+    /// `serve`, so that `lag` and `dead-letters` work against the cluster the worker uses.
+    public static func kafkaConnection(
+        brokers: [String], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(SettingError) -> KafkaConnectionSettings {
+        var properties: [String: String] = [:]
+        if let text = environment["KAFKA_PROPERTIES"], !text.isEmpty {
+            guard let parsed = KafkaConnectionSettings.parseProperties(text) else {
+                throw SettingError.invalid("KAFKA_PROPERTIES", "must be name=value pairs separated by ';'")
+            }
+            properties = parsed
+        }
+        do {
+            let security = try KafkaSecurity.fromEnvironment(environment)
+            return KafkaConnectionSettings(bootstrapServers: brokers, security: security, properties: properties)
+        } catch {
+            throw SettingError(setting: error.setting, message: "\(error.setting) \(error.problem)")
+        }
     }
 
     /// `DATABASE_URL` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`)

@@ -1,6 +1,7 @@
 import Contract
 import Foundation
 import Identity
+import Kafka
 import Registry
 
 /// The service's settings (contract section 7), read from environment
@@ -11,14 +12,26 @@ public struct ServiceSettings: Sendable {
     public var kafkaBrokers: [String]
     /// `KAFKA_GROUP_ID`. Default: `tthc-identity-verifier`.
     public var kafkaGroupID = "tthc-identity-verifier"
-    /// `KAFKA_PROPERTIES`: extra librdkafka properties, `name=value;name=value`. Default: none.
+    /// `KAFKA_PROPERTIES`: extra librdkafka properties, `name=value;name=value`, for every consumer
+    /// and producer; `producer.NAME` / `consumer.NAME` for one kind only. They win over
+    /// ``kafkaSecurity`` (precedence: ``KafkaConnectionSettings``). Default: none.
     public var kafkaProperties: [String: String] = [:]
+    /// `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_MECHANISM`, `KAFKA_SASL_USERNAME`,
+    /// `KAFKA_SASL_PASSWORD` (or `_FILE`), `KAFKA_SSL_CA_LOCATION`. Default: plaintext.
+    public var kafkaSecurity = KafkaSecurity()
+    /// Brokers, security and properties as every Kafka client of the process takes them.
+    public var kafkaConnection: KafkaConnectionSettings {
+        KafkaConnectionSettings(bootstrapServers: kafkaBrokers, security: kafkaSecurity, properties: kafkaProperties)
+    }
     /// `DATABASE_URL`: `postgres://user:password@host:port/database?sslmode=disable|require`. Required.
     public var databaseURL: String
     /// `REGISTRY_URL`. Required.
     public var registryURL: String
-    /// `REGISTRY_TOKEN`. Required.
+    /// `REGISTRY_TOKEN`, or the content of `REGISTRY_TOKEN_FILE`. Required.
     public var registryToken: String
+    /// `REGISTRY_TOKEN_FILE`: where the token was read from. The registry client reads it again
+    /// when the file changes (a rotated Kubernetes secret), without a restart. Default: none.
+    public var registryTokenFile: String?
     /// `REGISTRY_RATE_LIMIT`: calls per second for the whole fleet. Default: 100.
     public var registryRateLimit = 100
     /// `REGISTRY_LIMITER`: `fleet` (shared through PostgreSQL) or `local` (this process only). Default: `fleet`.
@@ -36,7 +49,7 @@ public struct ServiceSettings: Sendable {
     /// `REGISTRY_BREAKER_FAILURES` (5), `REGISTRY_BREAKER_OPEN_MS` (5,000). Its scheduler's
     /// calls in flight follow `registryConcurrency`.
     public var registryClient = ResilientRegistryClient.Configuration()
-    /// `SUBJECT_REF_KEY`: base64 of at least 16 bytes. Required.
+    /// `SUBJECT_REF_KEY` (or `SUBJECT_REF_KEY_FILE`): base64 of at least 16 bytes. Required.
     public var subjectRefKey: [UInt8]
     /// `OPS_PORT`. Default: 8080.
     public var opsPort = 8080
@@ -85,23 +98,30 @@ public struct ServiceSettings: Sendable {
         guard let url = URL(string: registryURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
             throw SettingsError(setting: "REGISTRY_URL", problem: "must be an http:// or https:// URL")
         }
-        let token = try required("REGISTRY_TOKEN")
-        guard let key = Data(base64Encoded: try required("SUBJECT_REF_KEY")), key.count >= 16 else {
-            throw SettingsError(setting: "SUBJECT_REF_KEY", problem: "must be base64 of at least 16 bytes")
+        func secret(_ name: String) throws(SettingsError) -> String {
+            guard let value = try EnvironmentSecret.value(name, environment: environment) else {
+                throw SettingsError(setting: name, problem: "(or \(name)_FILE) is required")
+            }
+            return value.trimmingCharacters(in: .whitespaces)
+        }
+        let token = try secret("REGISTRY_TOKEN")
+        let keyText = try secret("SUBJECT_REF_KEY")
+        let keyName = (environment["SUBJECT_REF_KEY_FILE"] ?? "").isEmpty ? "SUBJECT_REF_KEY" : "SUBJECT_REF_KEY_FILE"
+        guard let key = Data(base64Encoded: keyText), key.count >= 16 else {
+            throw SettingsError(setting: keyName, problem: "must be base64 of at least 16 bytes")
         }
         var settings = ServiceSettings(
             kafkaBrokers: brokers, databaseURL: databaseURL, registryURL: registryURL, registryToken: token,
             subjectRefKey: Array(key))
+        if let path = environment["REGISTRY_TOKEN_FILE"], !path.isEmpty { settings.registryTokenFile = path }
         if let group = environment["KAFKA_GROUP_ID"], !group.isEmpty { settings.kafkaGroupID = group }
         if let properties = environment["KAFKA_PROPERTIES"], !properties.isEmpty {
-            for pair in properties.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard parts.count == 2, !parts[0].isEmpty else {
-                    throw SettingsError(setting: "KAFKA_PROPERTIES", problem: "must be name=value pairs separated by ';'")
-                }
-                settings.kafkaProperties[parts[0]] = parts[1]
+            guard let parsed = KafkaConnectionSettings.parseProperties(properties) else {
+                throw SettingsError(setting: "KAFKA_PROPERTIES", problem: "must be name=value pairs separated by ';'")
             }
+            settings.kafkaProperties = parsed
         }
+        settings.kafkaSecurity = try KafkaSecurity.fromEnvironment(environment)
         if let prefix = environment["TOPIC_PREFIX"] { settings.worker.topics = Topics(prefix: prefix) }
         if let limit = try integer("REGISTRY_RATE_LIMIT", 1...100_000) { settings.registryRateLimit = limit }
         if let limiter = environment["REGISTRY_LIMITER"], !limiter.isEmpty {

@@ -35,18 +35,14 @@ public struct WorkerRuntime: Sendable {
         self.settings = settings
         postgres = PostgresClient(configuration: try DatabaseURL.parse(settings.databaseURL), backgroundLogger: logger)
 
-        var consumerConfiguration = KafkaConsumerConfiguration(
-            bootstrapServers: settings.kafkaBrokers, groupID: settings.kafkaGroupID,
-            topics: settings.worker.topics.requestTopics)
-        consumerConfiguration.client.properties = settings.kafkaProperties.filter { !$0.key.hasPrefix("producer.") }
+        // Both clients take the same security settings and KAFKA_PROPERTIES (KafkaConnectionSettings).
+        var consumerConfiguration = settings.kafkaConnection.consumerConfiguration(
+            groupID: settings.kafkaGroupID, topics: settings.worker.topics.requestTopics)
         consumerConfiguration.maxBufferedMessages = max(1_000, settings.worker.maxInFlight)
         consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
 
-        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: settings.kafkaBrokers)
-        producerConfiguration.client.properties["queue.buffering.max.messages"] = "1000000"
-        for (name, value) in settings.kafkaProperties where name.hasPrefix("producer.") {
-            producerConfiguration.client.properties[String(name.dropFirst("producer.".count))] = value
-        }
+        let producerConfiguration = settings.kafkaConnection.producerConfiguration(
+            defaults: ["queue.buffering.max.messages": "1000000"])
         producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
 
         transport = try HTTPRegistryClient(
