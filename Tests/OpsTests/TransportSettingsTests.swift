@@ -1,6 +1,9 @@
 import Foundation
 import Kafka
+import NIOSSL
 import Ops
+import PostgresNIO
+import Store
 import Testing
 import Worker
 
@@ -100,5 +103,56 @@ struct TransportSettingsTests {
         #expect(Self.settingsError(environment)?.setting == "KAFKA_SASL_PASSWORD_FILE")
         environment["KAFKA_SASL_PASSWORD_FILE"] = try Self.secretFile("\n")
         #expect(Self.settingsError(environment)?.setting == "KAFKA_SASL_PASSWORD_FILE")
+    }
+
+    @Test("DATABASE_URL: one parser with libpq's sslmode semantics, pool_size, and the password from a file")
+    func databaseURL() throws {
+        let plain = try DatabaseURL(parsing: "postgres://svc:p%40ss@db.internal/tthc")
+        #expect(plain.sslMode == .prefer)  // libpq's default
+        #expect(plain.port == 5432 && plain.username == "svc" && plain.password == "p@ss" && plain.database == "tthc")
+        #expect(try plain.configuration().options.maximumConnections == DatabaseURL.defaultPoolSize)
+        #expect(try plain.configuration(defaultPoolSize: DatabaseURL.operatorPoolSize).options.maximumConnections == 4)
+        #expect(try DatabaseURL(parsing: "postgres://h/d?pool_size=7").configuration().options.maximumConnections == 7)
+        #expect(!"\(plain)".contains("p@ss"))
+
+        let ca = try Self.secretFile("not checked here")
+        func verification(_ query: String) throws -> CertificateVerification? {
+            try DatabaseURL(parsing: "postgres://h/d?\(query)").tlsConfiguration()?.certificateVerification
+        }
+        #expect(try verification("sslmode=disable") == nil)
+        #expect(try verification("sslmode=allow") == CertificateVerification.none)
+        #expect(try verification("sslmode=prefer") == CertificateVerification.none)
+        #expect(try verification("sslmode=require") == CertificateVerification.none)
+        #expect(try verification("sslmode=verify-ca") == .noHostnameVerification)
+        #expect(try verification("sslmode=verify-full") == .fullVerification)
+        #expect(try DatabaseURL(parsing: "postgres://h/d?sslmode=require&sslrootcert=\(ca)").verifiesCertificate)
+        #expect(try DatabaseURL(parsing: "postgres://h/d?sslmode=verify-full&sslrootcert=system").sslRootCert == nil)
+
+        for bad in [
+            "mysql://h/d", "postgres://h/d?sslmode=on", "postgres://h/d?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+            "postgres://h/d?pool_size=0", "postgres://h/d?sslcert=\(ca)", "postgres://h/d?ssl=true",
+        ] {
+            #expect(throws: DatabaseURLError.self, "\(bad)") { try DatabaseURL(parsing: bad) }
+        }
+        do {
+            _ = try DatabaseURL(parsing: "postgres://u:secret@h/d?sslmode=strict")
+        } catch {
+            #expect(error.description.hasPrefix("DATABASE_URL sslmode must be one of disable, allow, prefer"))
+            #expect(!error.description.contains("secret"))
+        }
+
+        // DATABASE_PASSWORD_FILE replaces the URL's password, for serve and the operator commands.
+        var environment = Self.complete
+        environment["DATABASE_URL"] = "postgres://svc:old@127.0.0.1/tthc?sslmode=disable"
+        environment["DATABASE_PASSWORD_FILE"] = try Self.secretFile("from-file\n")
+        let settings = try ServiceSettings.fromEnvironment(environment)
+        #expect(try settings.postgresConfiguration().password == "from-file")
+        #expect(try OpsSettings.databaseURL(nil, environment: environment).password == "from-file")
+        environment["DATABASE_PASSWORD"] = "direct"
+        #expect(Self.settingsError(environment)?.setting == "DATABASE_PASSWORD and DATABASE_PASSWORD_FILE")
+        #expect(throws: SettingError.self) { try OpsSettings.databaseURL(nil, environment: environment) }
+        environment["DATABASE_PASSWORD"] = nil
+        environment["DATABASE_URL"] = "postgres://127.0.0.1/tthc?sslmode=bogus"
+        #expect(Self.settingsError(environment)?.setting == "DATABASE_URL")
     }
 }

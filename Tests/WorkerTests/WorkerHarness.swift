@@ -12,6 +12,7 @@ import Telemetry
 import Testing
 import Tracing
 import Worker
+import Store
 
 /// Captures every log line of a test at trace level, to scan for personal data.
 final class CapturedLogs: Sendable {

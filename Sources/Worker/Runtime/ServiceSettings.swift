@@ -2,7 +2,9 @@ import Contract
 import Foundation
 import Identity
 import Kafka
+import PostgresNIO
 import Registry
+import Store
 
 /// The service's settings (contract section 7), read from environment
 /// variables. A missing or malformed setting stops start-up with an error
@@ -23,8 +25,16 @@ public struct ServiceSettings: Sendable {
     public var kafkaConnection: KafkaConnectionSettings {
         KafkaConnectionSettings(bootstrapServers: kafkaBrokers, security: kafkaSecurity, properties: kafkaProperties)
     }
-    /// `DATABASE_URL`: `postgres://user:password@host:port/database?sslmode=disable|require`. Required.
+    /// `DATABASE_URL`: `postgres://user:password@host:port/database?sslmode=…&sslrootcert=…&pool_size=…`,
+    /// read by ``DatabaseURL`` (libpq's `sslmode`, default `prefer`; pool size default 20). Required.
     public var databaseURL: String
+    /// `DATABASE_PASSWORD` or `DATABASE_PASSWORD_FILE`: replaces the password in ``databaseURL``.
+    /// Default: none (the URL's).
+    public var databasePassword: String?
+    /// ``databaseURL`` and ``databasePassword`` as a PostgreSQL client configuration.
+    public func postgresConfiguration() throws(DatabaseURLError) -> PostgresClient.Configuration {
+        try DatabaseURL.parse(self.databaseURL, password: self.databasePassword)
+    }
     /// `REGISTRY_URL`. Required.
     public var registryURL: String
     /// `REGISTRY_TOKEN`, or the content of `REGISTRY_TOKEN_FILE`. Required.
@@ -93,7 +103,12 @@ public struct ServiceSettings: Sendable {
             throw SettingsError(setting: "KAFKA_BROKERS", problem: "must be comma-separated host:port pairs")
         }
         let databaseURL = try required("DATABASE_URL")
-        _ = try DatabaseURL.parse(databaseURL)
+        let databasePassword = try EnvironmentSecret.value("DATABASE_PASSWORD", environment: environment)
+        do {
+            _ = try DatabaseURL(parsing: databaseURL, password: databasePassword).configuration()
+        } catch {
+            throw SettingsError(setting: error.setting, problem: error.problem)
+        }
         let registryURL = try required("REGISTRY_URL")
         guard let url = URL(string: registryURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
             throw SettingsError(setting: "REGISTRY_URL", problem: "must be an http:// or https:// URL")
@@ -113,6 +128,7 @@ public struct ServiceSettings: Sendable {
         var settings = ServiceSettings(
             kafkaBrokers: brokers, databaseURL: databaseURL, registryURL: registryURL, registryToken: token,
             subjectRefKey: Array(key))
+        settings.databasePassword = databasePassword
         if let path = environment["REGISTRY_TOKEN_FILE"], !path.isEmpty { settings.registryTokenFile = path }
         if let group = environment["KAFKA_GROUP_ID"], !group.isEmpty { settings.kafkaGroupID = group }
         if let properties = environment["KAFKA_PROPERTIES"], !properties.isEmpty {

@@ -33,7 +33,7 @@ public struct WorkerRuntime: Sendable {
         tracer: any Tracer = InstrumentationSystem.tracer
     ) throws {
         self.settings = settings
-        postgres = PostgresClient(configuration: try DatabaseURL.parse(settings.databaseURL), backgroundLogger: logger)
+        postgres = PostgresClient(configuration: try settings.postgresConfiguration(), backgroundLogger: logger)
 
         // Both clients take the same security settings and KAFKA_PROPERTIES (KafkaConnectionSettings).
         var consumerConfiguration = settings.kafkaConnection.consumerConfiguration(
@@ -66,8 +66,12 @@ public struct WorkerRuntime: Sendable {
             configuration: settings.worker, logger: logger, tracer: tracer)
     }
 
-    /// Applies the database migrations (the PostgreSQL client must be running).
+    /// Applies the database migrations (the PostgreSQL client must be running), after one direct
+    /// connection whose failure names `DATABASE_URL` (and `sslmode`/`sslrootcert` for TLS): the
+    /// pool would retry a refused handshake forever without saying why.
     public func migrate(logger: Logger) async throws {
+        let url = try DatabaseURL(parsing: settings.databaseURL, password: settings.databasePassword)
+        try await url.checkConnection(logger: logger)
         try await MigrationRunner(client: postgres, logger: logger).run()
     }
 

@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Store
+import Testing
+
+/// Transport security with real TLS on loopback: a PostgreSQL cluster started with `ssl=on` and a
+/// throwaway CA made with openssl (`scripts/tls-test-certs`).
+@Suite("Transport security (real TLS on loopback)", .serialized)
+struct TransportSecurityTests {
+    @Test("PostgreSQL over TLS: verify-full connects with the right CA; a wrong CA fails naming sslrootcert")
+    func postgresTLS() async throws {
+        let certs = try await TLSTestMaterial.make()
+        let cluster = try await TLSPostgres.start(sslDirectory: certs.directory)
+        do {
+            try await self.postgresTLS(cluster: cluster, certs: certs)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    func postgresTLS(cluster: TLSPostgres, certs: TLSTestMaterial) async throws {
+        let base = "postgres://postgres@127.0.0.1:\(cluster.port)/postgres"
+
+        // verify-full: chain to the CA and the name 127.0.0.1 (an IP SAN) or localhost (a DNS SAN).
+        for host in ["127.0.0.1", "localhost"] {
+            let url = try DatabaseURL(
+                parsing: "postgres://postgres@\(host):\(cluster.port)/postgres?sslmode=verify-full&sslrootcert=\(certs.ca)")
+            #expect(try await TLSPostgres.sessionUsesTLS(url) == true, "verify-full via \(host)")
+        }
+        // require without sslrootcert: encrypted, certificate unchecked (libpq's meaning).
+        #expect(try await TLSPostgres.sessionUsesTLS(DatabaseURL(parsing: "\(base)?sslmode=require")) == true)
+        // verify-ca with the right CA.
+        #expect(try await TLSPostgres.sessionUsesTLS(DatabaseURL(parsing: "\(base)?sslmode=verify-ca&sslrootcert=\(certs.ca)")) == true)
+        // disable: plaintext to the same server.
+        #expect(try await TLSPostgres.sessionUsesTLS(DatabaseURL(parsing: "\(base)?sslmode=disable")) == false)
+
+        // A wrong CA: verify-full, verify-ca and require-with-sslrootcert all refuse, naming the setting.
+        for mode in ["verify-full", "verify-ca", "require"] {
+            let url = try DatabaseURL(parsing: "\(base)?sslmode=\(mode)&sslrootcert=\(certs.otherCA)")
+            let error = await TLSPostgres.connectionError(url)
+            #expect(error?.isTLSFailure == true, "\(mode): \(error.map { "\($0)" } ?? "connected")")
+            let text = error.map { "\($0)" } ?? ""
+            #expect(text.contains("DATABASE_URL") && text.contains("sslrootcert=\(certs.otherCA)") && text.contains("sslmode=\(mode)"), "\(text)")
+        }
+    }
+
+    @Test("sslmode=require against a server without TLS fails naming DATABASE_URL")
+    func requireWithoutServerTLS() async throws {
+        let plain = try DatabaseURL(parsing: OpsTestEnvironment.databaseURL())
+        var url = plain
+        url.sslMode = .require
+        let error = await TLSPostgres.connectionError(url)
+        #expect(error?.isTLSFailure == true)
+        #expect(error.map { "\($0)" }?.contains("does not offer TLS") == true, "\(error.map { "\($0)" } ?? "connected")")
+    }
+}
+
+/// The files `scripts/tls-test-certs` writes.
+struct TLSTestMaterial {
+    let directory: String
+    var ca: String { self.directory + "/ca.crt" }
+    var otherCA: String { self.directory + "/other-ca.crt" }
+    var serverCert: String { self.directory + "/server.crt" }
+    var serverKey: String { self.directory + "/server.key" }
+    var clientCert: String { self.directory + "/client.crt" }
+    var clientKey: String { self.directory + "/client.key" }
+
+    /// The repository's root (tests run from it, but do not rely on that).
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    static func make() async throws -> TLSTestMaterial {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tthc-tls-\(UUID().uuidString.prefix(8))").path
+        _ = try await runTool(root + "/scripts/tls-test-certs", [directory])
+        return TLSTestMaterial(directory: directory)
+    }
+}
+
+/// Runs a bash script to its end and returns its standard output (its standard error goes to the
+/// test's); waited for through the termination handler, without blocking the cooperative pool.
+func runTool(_ path: String, _ arguments: [String], environment extra: [String: String] = [:]) async throws -> String {
+    let process = Process()
+    // Foundation learns that a child ended when a descriptor it shares with the child closes; a
+    // server the script starts would inherit it and hold it open. python3's close_fds keeps it
+    // from the script and its server.
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    process.arguments =
+        ["-c", "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:], close_fds=True))", "/bin/bash", path]
+        + arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.standardError
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    guard status == 0 else { throw ToolFailure(description: "\(path) \(arguments.joined(separator: " ")) exited with \(status)") }
+    return output
+}
+
+struct ToolFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A throwaway PostgreSQL cluster with `ssl=on` (`TTHC_PG_SSL_DIR` of `deploy/local-postgres.sh`).
+struct TLSPostgres: Sendable {
+    let directory: String
+    let port: Int
+
+    static func start(sslDirectory: String) async throws -> TLSPostgres {
+        let directory = "/tmp/tthc-pg-tls-\(UUID().uuidString.prefix(8))"
+        let output = try await runTool(
+            TLSTestMaterial.root + "/deploy/local-postgres.sh", ["start", directory],
+            environment: ["TTHC_PG_SSL_DIR": sslDirectory])
+        let port = output.split(separator: "\n").compactMap { line -> Int? in
+            guard line.hasPrefix("DATABASE_URL="), let url = URLComponents(string: String(line.dropFirst(13))) else { return nil }
+            return url.port
+        }.first
+        guard let port else { throw ToolFailure(description: "local-postgres.sh printed no DATABASE_URL: \(output)") }
+        return TLSPostgres(directory: directory, port: port)
+    }
+
+    func stop() async {
+        _ = try? await runTool(TLSTestMaterial.root + "/deploy/local-postgres.sh", ["stop", self.directory])
+    }
+
+    /// Connects and tells whether the session is encrypted.
+    static func sessionUsesTLS(_ url: DatabaseURL) async throws -> Bool {
+        try await url.checkConnection(logger: OpsTestEnvironment.logger)
+        let connection = try await PostgresConnection.connect(
+            configuration: url.connectionConfiguration(), id: 1, logger: OpsTestEnvironment.logger)
+        defer { Task { try? await connection.close() } }
+        let rows = try await connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: OpsTestEnvironment.logger)
+        for try await ssl in rows.decode(Bool.self) { return ssl }
+        return false
+    }
+
+    /// The error of a first connection, or `nil` if it connected.
+    static func connectionError(_ url: DatabaseURL) async -> DatabaseConnectionError? {
+        do {
+            try await url.checkConnection(logger: OpsTestEnvironment.logger)
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
