@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Registry
+import RegistrySimulator
 import Store
 import Testing
 
@@ -44,6 +46,95 @@ struct TransportSecurityTests {
             #expect(error?.isTLSFailure == true, "\(mode): \(error.map { "\($0)" } ?? "connected")")
             let text = error.map { "\($0)" } ?? ""
             #expect(text.contains("DATABASE_URL") && text.contains("sslrootcert=\(certs.otherCA)") && text.contains("sslmode=\(mode)"), "\(text)")
+        }
+    }
+
+    @Test("the simulator over TLS: the client verifies it with REGISTRY_CA_FILE and refuses it without")
+    func registryTLS() async throws {
+        let certs = try await TLSTestMaterial.make()
+        var configuration = RegistrySimulator.Configuration(port: 0, population: 1_000)
+        configuration.tls = .init(certificateFile: certs.serverCert, keyFile: certs.serverKey)
+        try await RegistrySimulator.withRunning(configuration: configuration, logger: OpsTestEnvironment.logger) { simulator in
+            #expect(simulator.baseURL.hasPrefix("https://"))
+            let query = Self.query(simulator)
+            for host in ["127.0.0.1", "localhost"] {
+                var trusted = HTTPRegistryClient.Configuration(baseURL: "https://\(host):\(simulator.port)", token: simulator.token)
+                trusted.caFile = certs.ca
+                let result = try await Self.withClient(trusted) { try await $0.verify(query, deadline: .now + .seconds(10)) }
+                #expect(result.match, "verified over TLS via \(host)")
+            }
+            // Without the CA (system trust store) and with the wrong one: no call gets through.
+            var wrong = HTTPRegistryClient.Configuration(baseURL: simulator.baseURL, token: simulator.token)
+            for ca in [nil, certs.otherCA] {
+                wrong.caFile = ca
+                await #expect(throws: RegistryError.self, "CA \(ca ?? "system")") {
+                    _ = try await Self.withClient(wrong) { try await $0.verify(query, deadline: .now + .seconds(10)) }
+                }
+            }
+            #expect(simulator.simulator.statistics().totalCalls == 2)
+        }
+    }
+
+    @Test("mutual TLS: a client certificate from REGISTRY_CLIENT_CERT_FILE/KEY_FILE is required and accepted")
+    func registryMutualTLS() async throws {
+        let certs = try await TLSTestMaterial.make()
+        var configuration = RegistrySimulator.Configuration(port: 0, population: 1_000)
+        configuration.tls = .init(certificateFile: certs.serverCert, keyFile: certs.serverKey, clientCAFile: certs.ca)
+        try await RegistrySimulator.withRunning(configuration: configuration, logger: OpsTestEnvironment.logger) { simulator in
+            let query = Self.query(simulator)
+            var client = HTTPRegistryClient.Configuration(baseURL: simulator.baseURL, token: simulator.token)
+            client.caFile = certs.ca
+            await #expect(throws: RegistryError.self, "no client certificate") {
+                _ = try await Self.withClient(client) { try await $0.verify(query, deadline: .now + .seconds(10)) }
+            }
+            client.clientCertificateFile = certs.clientCert
+            client.clientKeyFile = certs.clientKey
+            let result = try await Self.withClient(client) { try await $0.verify(query, deadline: .now + .seconds(10)) }
+            #expect(result.match)
+        }
+    }
+
+    @Test("REGISTRY_TOKEN_FILE: a changed token file is used without a restart")
+    func registryTokenRotation() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tthc-token-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let tokenFile = directory.appendingPathComponent("token").path
+        try "old-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let configuration = RegistrySimulator.Configuration(port: 0, token: "rotated-token", population: 1_000)
+        try await RegistrySimulator.withRunning(configuration: configuration, logger: OpsTestEnvironment.logger) { simulator in
+            let query = Self.query(simulator)
+            var settings = HTTPRegistryClient.Configuration(baseURL: simulator.baseURL, token: "old-token")
+            settings.tokenFile = tokenFile
+            settings.tokenCheckInterval = .milliseconds(200)
+            try await Self.withClient(settings) { client in
+                await #expect(throws: RegistryError.self, "the old token is refused") {
+                    _ = try await client.verify(query, deadline: .now + .seconds(10))
+                }
+                // The secret is rotated the way a Kubernetes volume does it: a new file moved in place.
+                try "rotated-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+                try await Task.sleep(for: .milliseconds(300))
+                let result = try await client.verify(query, deadline: .now + .seconds(10))
+                #expect(result.match, "the same client, the new token")
+            }
+        }
+    }
+
+    static func query(_ simulator: RunningSimulator) -> RegistryQuery {
+        let sample = simulator.simulator.population.samples(count: 1)[0]
+        return RegistryQuery(idNumber: sample.idNumber, fullName: sample.fullName, dateOfBirth: sample.dateOfBirth)
+    }
+
+    static func withClient<T>(_ configuration: HTTPRegistryClient.Configuration, _ body: (HTTPRegistryClient) async throws -> T) async throws -> T {
+        var configuration = configuration
+        configuration.connectTimeout = .seconds(5)
+        let client = try HTTPRegistryClient(configuration: configuration, backgroundLogger: OpsTestEnvironment.logger)
+        do {
+            let result = try await body(client)
+            try await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
         }
     }
 

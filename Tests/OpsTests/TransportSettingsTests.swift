@@ -155,4 +155,34 @@ struct TransportSettingsTests {
         environment["DATABASE_URL"] = "postgres://127.0.0.1/tthc?sslmode=bogus"
         #expect(Self.settingsError(environment)?.setting == "DATABASE_URL")
     }
+
+    @Test("REGISTRY_URL: https required except on loopback; TLS files are checked at start-up", arguments: [
+        (["REGISTRY_URL": "http://registry.internal:8080"], "REGISTRY_URL"),
+        (["REGISTRY_URL": "http://10.0.0.5"], "REGISTRY_URL"),
+        (["REGISTRY_URL": "https://registry.internal", "REGISTRY_CA_FILE": "/nonexistent/ca.pem"], "REGISTRY_CA_FILE"),
+        (["REGISTRY_URL": "https://registry.internal", "REGISTRY_CLIENT_CERT_FILE": "/etc/hostname"], "REGISTRY_CLIENT_CERT_FILE"),
+        (["REGISTRY_URL": "http://127.0.0.1:8089", "REGISTRY_CA_FILE": "/etc/hostname"], "REGISTRY_URL"),
+        (["REGISTRY_URL": "https://registry.internal", "REGISTRY_CA_FILE": "/etc/hostname"], "REGISTRY_CA_FILE"),
+    ])
+    func registryTransportProblems(extra: [String: String], setting: String) {
+        let error = Self.settingsError(Self.complete.merging(extra) { $1 })
+        #expect(error?.setting == setting, "\(error.map { "\($0)" } ?? "accepted")")
+    }
+
+    @Test("REGISTRY_URL: loopback may use http; the TLS files and the token file reach the client's configuration")
+    func registryTransport() throws {
+        for url in ["http://127.0.0.1:8089", "http://localhost:8089", "http://[::1]:8089", "https://registry.gov.vn"] {
+            var environment = Self.complete
+            environment["REGISTRY_URL"] = url
+            #expect(Self.settingsError(environment) == nil, "\(url)")
+        }
+        let token = try Self.secretFile("file-token\n")
+        var environment = Self.complete
+        environment["REGISTRY_URL"] = "https://registry.gov.vn"
+        environment["REGISTRY_TOKEN"] = nil
+        environment["REGISTRY_TOKEN_FILE"] = token
+        let settings = try ServiceSettings.fromEnvironment(environment)
+        #expect(settings.registryTransport.token == "file-token")
+        #expect(settings.registryTransport.tokenFile == token)
+    }
 }

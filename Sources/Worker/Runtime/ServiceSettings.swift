@@ -35,8 +35,24 @@ public struct ServiceSettings: Sendable {
     public func postgresConfiguration() throws(DatabaseURLError) -> PostgresClient.Configuration {
         try DatabaseURL.parse(self.databaseURL, password: self.databasePassword)
     }
-    /// `REGISTRY_URL`. Required.
+    /// `REGISTRY_URL`: `https://`; `http://` only for a loopback host. Required.
     public var registryURL: String
+    /// `REGISTRY_CA_FILE`: PEM CA(s) for the registry's certificate. Default: the system's trust store.
+    public var registryCAFile: String?
+    /// `REGISTRY_CLIENT_CERT_FILE` and `REGISTRY_CLIENT_KEY_FILE`: client certificate and key (PEM)
+    /// for mutual TLS with the registry, both or neither. Default: none.
+    public var registryClientCertFile: String?
+    public var registryClientKeyFile: String?
+    /// The registry transport's settings: URL, token (and its file), TLS files, concurrency.
+    public var registryTransport: HTTPRegistryClient.Configuration {
+        var configuration = HTTPRegistryClient.Configuration(
+            baseURL: registryURL, token: registryToken, concurrency: registryConcurrency)
+        configuration.tokenFile = registryTokenFile
+        configuration.caFile = registryCAFile
+        configuration.clientCertificateFile = registryClientCertFile
+        configuration.clientKeyFile = registryClientKeyFile
+        return configuration
+    }
     /// `REGISTRY_TOKEN`, or the content of `REGISTRY_TOKEN_FILE`. Required.
     public var registryToken: String
     /// `REGISTRY_TOKEN_FILE`: where the token was read from. The registry client reads it again
@@ -130,6 +146,13 @@ public struct ServiceSettings: Sendable {
             subjectRefKey: Array(key))
         settings.databasePassword = databasePassword
         if let path = environment["REGISTRY_TOKEN_FILE"], !path.isEmpty { settings.registryTokenFile = path }
+        func path(_ name: String) -> String? {
+            guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+            return value
+        }
+        settings.registryCAFile = path("REGISTRY_CA_FILE")
+        settings.registryClientCertFile = path("REGISTRY_CLIENT_CERT_FILE")
+        settings.registryClientKeyFile = path("REGISTRY_CLIENT_KEY_FILE")
         if let group = environment["KAFKA_GROUP_ID"], !group.isEmpty { settings.kafkaGroupID = group }
         if let properties = environment["KAFKA_PROPERTIES"], !properties.isEmpty {
             guard let parsed = KafkaConnectionSettings.parseProperties(properties) else {
@@ -167,6 +190,15 @@ public struct ServiceSettings: Sendable {
             case .success(let set): settings.worker.autofillFields = set
             case .failure(let error): throw SettingsError(setting: "AUTOFILL_FIELDS", problem: "\(error)")
             }
+        }
+        do {
+            // https except on loopback, readable TLS and token files, PEM that parses.
+            try settings.registryTransport.validate()
+            _ = try settings.registryTransport.tlsConfiguration()
+        } catch {
+            let text = (error as? RegistryConfigurationError)?.message ?? "REGISTRY_URL \(error)"
+            let setting = text.split(separator: " ").first.map(String.init) ?? "REGISTRY_URL"
+            throw SettingsError(setting: setting, problem: String(text.dropFirst(setting.count + 1)))
         }
         if let allow = try flag("ALLOW_SINGLE_WORD_NAMES") { settings.worker.identityPolicy.allowSingleWordNames = allow }
         if let warn = try flag("BIRTH_YEAR_MISMATCH_AS_WARNING") { settings.worker.identityPolicy.birthYearMismatchIsWarning = warn }

@@ -46,7 +46,7 @@ public struct WorkerRuntime: Sendable {
         producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
 
         transport = try HTTPRegistryClient(
-            configuration: .init(baseURL: settings.registryURL, token: settings.registryToken, concurrency: settings.registryConcurrency),
+            configuration: settings.registryTransport,
             backgroundLogger: logger, tracer: tracer)
         let rateLimit = RegistryRateLimit(
             callsPerSecond: settings.registryRateLimit, safetyMargin: settings.registryRateMargin,
