@@ -1,9 +1,12 @@
 import Foundation
+import Kafka
 import Logging
+import Ops
 import PostgresNIO
 import Registry
 import RegistrySimulator
 import Store
+import Synchronization
 import Testing
 
 /// Transport security with real TLS on loopback: a PostgreSQL cluster started with `ssl=on` and a
@@ -247,3 +250,65 @@ struct TLSPostgres: Sendable {
     }
 }
 
+
+/// The operator commands' Kafka clients (the lag reader behind `idverify lag` and `/metrics`, the
+/// dead-letter archive behind `idverify dead-letters`) take the security settings from the same
+/// environment as `serve`. The embedded broker has no SASL listener, so a SASL client is refused
+/// with an error naming its mechanism: that refusal shows the setting reached the client.
+@Suite("Kafka security in the operator commands")
+struct OperatorKafkaSecurityTests {
+    static let environment = [
+        "KAFKA_SECURITY_PROTOCOL": "sasl_plaintext", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+        "KAFKA_SASL_USERNAME": "ops", "KAFKA_SASL_PASSWORD": "pw",
+    ]
+
+    @Test("lag and dead-letters authenticate with KAFKA_SASL_MECHANISM")
+    func operatorClients() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: OpsTestEnvironment.logger)
+        let connection = try OpsSettings.kafkaConnection(brokers: [cluster.bootstrapServers], environment: Self.environment)
+
+        let lagLogs = CapturedLines()
+        var lagConfiguration = KafkaConsumerGroupLag.Configuration(
+            bootstrapServers: connection.bootstrapServers, topics: ["tthc.identity.requests.counter"],
+            clientProperties: connection.properties(for: .consumer), queryTimeout: .seconds(1))
+        lagConfiguration.security = connection.security
+        let lag = try KafkaConsumerGroupLag(configuration: lagConfiguration, logger: lagLogs.logger("lag"))
+        await #expect(throws: (any Error).self) { _ = try await lag.sampleLag() }
+        await lag.close()
+        #expect(lagLogs.contains("required by mechanism SCRAM-SHA-256"), "\(lagLogs.all.prefix(3))")
+
+        let archiveLogs = CapturedLines()
+        var archiveConfiguration = DeadLetterArchive.Configuration(
+            bootstrapServers: connection.bootstrapServers, topic: "tthc.identity.dead-letter",
+            clientProperties: connection.properties(for: .consumer), queryTimeout: .seconds(1))
+        archiveConfiguration.security = connection.security
+        let archive = try DeadLetterArchive(configuration: archiveConfiguration, logger: archiveLogs.logger("dead-letters"))
+        await #expect(throws: (any Error).self) { _ = try await archive.list() }
+        await archive.close()
+        #expect(archiveLogs.contains("required by mechanism SCRAM-SHA-256"), "\(archiveLogs.all.prefix(3))")
+    }
+}
+
+/// Log lines of one component.
+final class CapturedLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    var all: [String] { self.lines.withLock { $0 } }
+    func contains(_ text: String) -> Bool { self.all.contains { $0.contains(text) } }
+
+    func logger(_ label: String) -> Logger {
+        Logger(label: label) { _ in Handler(sink: self) }
+    }
+
+    struct Handler: LogHandler {
+        let sink: CapturedLines
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { self.metadata[key] }
+            set { self.metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            self.sink.lines.withLock { $0.append("\(event.message)") }
+        }
+    }
+}
