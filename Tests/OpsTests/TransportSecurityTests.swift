@@ -50,6 +50,22 @@ struct TransportSecurityTests {
             let text = error.map { "\($0)" } ?? ""
             #expect(text.contains("DATABASE_URL") && text.contains("sslrootcert=\(certs.otherCA)") && text.contains("sslmode=\(mode)"), "\(text)")
         }
+
+        // The executable: `serve` (before migrating) and an operator command stop with that message.
+        let wrong = "\(base)?sslmode=verify-full&sslrootcert=\(certs.otherCA)"
+        let serve = try await OpsTestEnvironment.runIDVerify(
+            ["serve"],
+            environment: [
+                "DATABASE_URL": wrong, "KAFKA_BROKERS": "127.0.0.1:1", "REGISTRY_URL": "http://127.0.0.1:1",
+                "REGISTRY_TOKEN": "t", "SUBJECT_REF_KEY": Data("0123456789abcdef0123".utf8).base64EncodedString(),
+                "OPS_PORT": "0",
+            ])
+        #expect(serve.status != 0)
+        #expect(serve.stderr.contains("sslrootcert=\(certs.otherCA)") && serve.stderr.contains("DATABASE_URL"), "\(serve.stderr.suffix(600))")
+        let stats = try await OpsTestEnvironment.runIDVerify(
+            ["stats", "--agency", "H23.45.10", "--month", "2026-01"], environment: ["DATABASE_URL": wrong])
+        #expect(stats.status != 0)
+        #expect(stats.stderr.contains("sslrootcert=\(certs.otherCA)"), "\(stats.stderr.suffix(600))")
     }
 
     @Test("the simulator over TLS: the client verifies it with REGISTRY_CA_FILE and refuses it without")

@@ -66,12 +66,26 @@ public struct WorkerRuntime: Sendable {
             configuration: settings.worker, logger: logger, tracer: tracer)
     }
 
-    /// Applies the database migrations (the PostgreSQL client must be running), after one direct
-    /// connection whose failure names `DATABASE_URL` (and `sslmode`/`sslrootcert` for TLS): the
-    /// pool would retry a refused handshake forever without saying why.
+    /// Applies the database migrations (the PostgreSQL client must be running), after a direct
+    /// connection check: a refused TLS handshake stops start-up with an error naming `DATABASE_URL`,
+    /// `sslmode` and `sslrootcert` (the pool would retry it forever without saying why); any other
+    /// failure (the server not up yet) is logged and tried again every few seconds, as the pool did.
     public func migrate(logger: Logger) async throws {
         let url = try DatabaseURL(parsing: settings.databaseURL, password: settings.databasePassword)
-        try await url.checkConnection(logger: logger)
+        var delay = Duration.milliseconds(250)
+        while true {
+            let failure: DatabaseConnectionError
+            do {
+                try await url.checkConnection(logger: logger)
+                break
+            } catch {
+                failure = error
+            }
+            if failure.isTLSFailure { throw failure }
+            logger.warning("PostgreSQL not reachable yet; trying again", metadata: ["store.error": "\(failure)"])
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
         try await MigrationRunner(client: postgres, logger: logger).run()
     }
 
@@ -103,6 +117,9 @@ public struct WorkerService: Service {
             try await runtime.migrate(logger: logger)
             try await runtime.worker.run()
         } catch {
+            // Close the registry client here too: AsyncHTTPClient traps when one is dropped open
+            // (a start-up failure such as a refused TLS handshake with PostgreSQL got here).
+            await runtime.shutdown()
             client.cancel()
             await client.value
             throw error
