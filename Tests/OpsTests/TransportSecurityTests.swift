@@ -3,11 +3,13 @@ import Kafka
 import Logging
 import Ops
 import PostgresNIO
+import Prometheus
 import Registry
 import RegistrySimulator
 import Store
 import Synchronization
 import Testing
+import Worker
 
 /// Transport security with real TLS on loopback: a PostgreSQL cluster started with `ssl=on` and a
 /// throwaway CA made with openssl (`scripts/tls-test-certs`).
@@ -302,6 +304,39 @@ struct OperatorKafkaSecurityTests {
         await #expect(throws: (any Error).self) { _ = try await archive.list() }
         await archive.close()
         #expect(archiveLogs.contains("required by mechanism SCRAM-SHA-256"), "\(archiveLogs.all.prefix(3))")
+    }
+}
+
+extension OperatorKafkaSecurityTests {
+    @Test("serve: the worker's consumer AND producer, the lag reader and the dossier-events consumer all take the SASL settings")
+    func serveClients() async throws {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: OpsTestEnvironment.logger)
+        var environment = Self.environment
+        environment["KAFKA_BROKERS"] = cluster.bootstrapServers
+        environment["DATABASE_URL"] = "postgres://svc@127.0.0.1:1/tthc?sslmode=disable"
+        environment["REGISTRY_URL"] = "http://127.0.0.1:1"
+        environment["REGISTRY_TOKEN"] = "t"
+        environment["SUBJECT_REF_KEY"] = Data("0123456789abcdef0123".utf8).base64EncodedString()
+        environment["OPS_PORT"] = "0"
+        let settings = try ServiceSettings.fromEnvironment(environment)
+        let logs = CapturedLines()
+        let logger = logs.logger("serve")
+        let runtime = try WorkerRuntime(settings: settings, logger: logger)
+        let prometheus = PrometheusCollectorRegistry()
+        let operations = try OperationsServices(
+            runtime: runtime, prometheus: prometheus, metricsFactory: PrometheusMetricsFactory(registry: prometheus), logger: logger)
+        #expect(operations.dossierEvents.configuration.consumer.client.security == settings.kafkaSecurity)
+        // Each client connects on creation and names itself in librdkafka's lines:
+        // "<client.id>#producer-N: ...".
+        for client in ["tthc-identity-verifier#producer", "tthc-identity-verifier#consumer", "tthc-identity-verifier-lag#consumer"] {
+            try await OpsTestEnvironment.eventually(10, "\(client) refused with SCRAM-SHA-256") {
+                logs.all.contains { $0.contains(client) && $0.contains("required by mechanism SCRAM-SHA-256") }
+            }
+        }
+        await operations.lag.close()
+        await runtime.consumer.close()
+        await runtime.producer.close(flushTimeoutMilliseconds: 100)
+        await runtime.shutdown()
     }
 }
 
