@@ -18,6 +18,7 @@ struct TransportSecurityTests {
     @Test("PostgreSQL over TLS: verify-full connects with the right CA; a wrong CA fails naming sslrootcert")
     func postgresTLS() async throws {
         let certs = try await TLSTestMaterial.make()
+        defer { try? FileManager.default.removeItem(atPath: certs.directory) }
         let cluster = try await TLSPostgres.start(sslDirectory: certs.directory)
         do {
             try await self.postgresTLS(cluster: cluster, certs: certs)
@@ -73,6 +74,7 @@ struct TransportSecurityTests {
     @Test("the simulator over TLS: the client verifies it with REGISTRY_CA_FILE and refuses it without")
     func registryTLS() async throws {
         let certs = try await TLSTestMaterial.make()
+        defer { try? FileManager.default.removeItem(atPath: certs.directory) }
         var configuration = RegistrySimulator.Configuration(port: 0, population: 1_000)
         configuration.tls = .init(certificateFile: certs.serverCert, keyFile: certs.serverKey)
         try await RegistrySimulator.withRunning(configuration: configuration, logger: OpsTestEnvironment.logger) { simulator in
@@ -99,6 +101,7 @@ struct TransportSecurityTests {
     @Test("mutual TLS: a client certificate from REGISTRY_CLIENT_CERT_FILE/KEY_FILE is required and accepted")
     func registryMutualTLS() async throws {
         let certs = try await TLSTestMaterial.make()
+        defer { try? FileManager.default.removeItem(atPath: certs.directory) }
         var configuration = RegistrySimulator.Configuration(port: 0, population: 1_000)
         configuration.tls = .init(certificateFile: certs.serverCert, keyFile: certs.serverKey, clientCAFile: certs.ca)
         try await RegistrySimulator.withRunning(configuration: configuration, logger: OpsTestEnvironment.logger) { simulator in
@@ -121,6 +124,7 @@ struct TransportSecurityTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let tokenFile = directory.appendingPathComponent("token").path
         try "old-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: directory) }
         let configuration = RegistrySimulator.Configuration(port: 0, token: "rotated-token", population: 1_000)
         try await RegistrySimulator.withRunning(configuration: configuration, logger: OpsTestEnvironment.logger) { simulator in
             let query = Self.query(simulator)
