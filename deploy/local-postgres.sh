@@ -9,6 +9,10 @@
 #
 # DIR defaults to /tmp/tthc-pg-$UID. The postgres user cannot enter a root-owned
 # checkout, so data and logs live under /tmp; the port is a free loopback port.
+#
+# Optional: TTHC_PG_SSL_DIR=DIR (with server.crt and server.key in it, e.g. from
+# scripts/tls-test-certs) turns TLS on (ssl=on) in a new cluster; the URL printed
+# still says sslmode=disable, choose another sslmode to use TLS.
 set -euo pipefail
 
 cmd=${1:-start}
@@ -51,6 +55,14 @@ case "$cmd" in
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
     as_pg "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    if [ -n "${TTHC_PG_SSL_DIR:-}" ]; then
+      for f in server.crt server.key; do
+        [ -r "$TTHC_PG_SSL_DIR/$f" ] || die "TTHC_PG_SSL_DIR has no readable $f"
+        install -m 600 "$TTHC_PG_SSL_DIR/$f" "$dir/data/$f"
+        [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir/data/$f"
+      done
+      printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" >> "$dir/data/postgresql.conf"
+    fi
     port=$(free_port)
     echo "$port" > "$dir/port"
     launch "$port"

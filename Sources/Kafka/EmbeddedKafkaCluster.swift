@@ -24,6 +24,11 @@ public final class EmbeddedKafkaCluster: Sendable {
         "fetch.wait.max.ms": "10", "session.timeout.ms": "6000", "heartbeat.interval.ms": "500",
     ]
 
+    /// ``consumerProperties`` as `KAFKA_PROPERTIES` takes them: each name prefixed `consumer.`, so
+    /// that they reach consumers only (``KafkaConnectionSettings``) and producers do not warn about them.
+    public static let consumerOnlyProperties: [String: String] = Dictionary(
+        uniqueKeysWithValues: consumerProperties.map { ("consumer." + $0.key, $0.value) })
+
     public init(brokers: Int = 1, logger: Logger) throws(KafkaError) {
         let context = RDKafkaCallbackContext(logger: logger)
         // The cluster needs a client handle to live in; one without brokers will do.

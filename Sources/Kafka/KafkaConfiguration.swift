@@ -4,6 +4,10 @@ public struct KafkaClientConfiguration: Sendable {
     public var bootstrapServers: [String]
     /// `client.id` sent to the brokers. Default: `tthc-identity-verifier`.
     public var clientID: String = "tthc-identity-verifier"
+    /// Encryption and authentication (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`,
+    /// `KAFKA_SSL_CA_LOCATION`). Applied after the typed settings, before ``properties``.
+    /// Default: plaintext, no SASL.
+    public var security = KafkaSecurity()
     /// Any other librdkafka property (see librdkafka's CONFIGURATION.md). They are
     /// applied last, so they win over the typed settings. An unknown property or
     /// an invalid value stops client creation with an error naming it.
@@ -44,6 +48,7 @@ public struct KafkaProducerConfiguration: Sendable {
             ("message.timeout.ms", String(messageTimeoutMilliseconds)),
             ("compression.codec", compression),
         ]
+        list.append(contentsOf: client.security.rdkafkaProperties)
         list.append(contentsOf: client.properties.sorted { $0.key < $1.key })
         return list
     }
@@ -92,6 +97,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("partition.assignment.strategy", assignmentStrategy),
             ("auto.offset.reset", autoOffsetReset),
         ]
+        list.append(contentsOf: client.security.rdkafkaProperties)
         list.append(contentsOf: client.properties.sorted { $0.key < $1.key })
         return list
     }

@@ -56,12 +56,12 @@ public struct OperationsServices: Sendable {
     ) throws {
         let settings = runtime.settings
         let topics = settings.worker.topics
-        let clientProperties = settings.kafkaProperties.filter { !$0.key.hasPrefix("producer.") }
-        self.lag = try KafkaConsumerGroupLag(
-            configuration: .init(
-                bootstrapServers: settings.kafkaBrokers, groupID: settings.kafkaGroupID, topics: topics.requestTopics,
-                clientProperties: clientProperties),
-            logger: logger)
+        let connection = settings.kafkaConnection
+        var lagConfiguration = KafkaConsumerGroupLag.Configuration(
+            bootstrapServers: settings.kafkaBrokers, groupID: settings.kafkaGroupID, topics: topics.requestTopics,
+            clientProperties: connection.properties(for: .consumer))
+        lagConfiguration.security = connection.security
+        self.lag = try KafkaConsumerGroupLag(configuration: lagConfiguration, logger: logger)
         let statistics = DossierStatistics(client: runtime.postgres, logger: logger)
         self.server = OpsServer(
             configuration: .init(port: settings.opsPort),
@@ -80,7 +80,7 @@ public struct OperationsServices: Sendable {
         self.lagSampler = LagSampler(source: self.lag, metricsFactory: metricsFactory, logger: logger)
         var events = DossierEventsConsumer.Configuration(
             bootstrapServers: settings.kafkaBrokers, workerGroupID: settings.kafkaGroupID, topics: topics)
-        events.consumer.client.properties.merge(clientProperties) { _, configured in configured }
+        connection.apply(to: &events.consumer.client, kind: .consumer, defaults: events.consumer.client.properties)
         self.dossierEvents = DossierEventsConsumer(
             configuration: events, store: statistics, producer: runtime.producer, metricsFactory: metricsFactory, logger: logger)
         self.vitalSigns = VitalSignsSampler(

@@ -13,6 +13,7 @@ enum RegistryMetadataKey: String {
     case agency = "registry.agency"
     case granted = "registry.limiter.granted"
     case waitingCalls = "registry.scheduler.waiting"
+    case tokenFile = "registry.token_file"
 }
 
 extension Logger {

@@ -1,5 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Identity
 import Logging
 import ServiceLifecycle
@@ -20,6 +23,8 @@ import Synchronization
 /// In tests, start one on a free port with ``withRunning(configuration:logger:_:)``.
 public final class RegistrySimulator: Sendable {
     public let configuration: Configuration
+    /// HTTP/1.1, over TLS when ``Configuration/tls`` is set.
+    private let server: HTTPServerBuilder
     public let population: SyntheticPopulation
     let logger: Logger
     let expectedAuthorization: String
@@ -53,6 +58,22 @@ public final class RegistrySimulator: Sendable {
         self.logger = logger
         self.expectedAuthorization = "Bearer \(configuration.token)"
         self.state = Mutex(State(behaviour: configuration.behaviour))
+        if let files = configuration.tls {
+            do {
+                var tls = TLSConfiguration.makeServerConfiguration(
+                    certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificateFile).map { .certificate($0) },
+                    privateKey: .privateKey(try NIOSSLPrivateKey(file: files.keyFile, format: .pem)))
+                if let clientCA = files.clientCAFile {
+                    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCA))
+                    tls.certificateVerification = .noHostnameVerification
+                }
+                self.server = try .tls(.http1(), tlsConfiguration: tls)
+            } catch {
+                throw SimulatorConfigurationError(message: "--tls-cert/--tls-key/--tls-client-ca cannot be used: \(error)")
+            }
+        } else {
+            self.server = .http1()
+        }
     }
 
     /// The behaviour now.
@@ -124,6 +145,7 @@ public final class RegistrySimulator: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             responder: Responder(simulator: self),
+            server: self.server,
             configuration: .init(address: .hostname(self.configuration.host, port: self.configuration.port), backlog: 1_024),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: self.logger
@@ -217,8 +239,8 @@ public struct RunningSimulator: Sendable {
     /// The port it listens on.
     public let port: Int
 
-    /// `http://host:port`, the base URL for a registry client.
-    public var baseURL: String { "http://\(self.host):\(self.port)" }
+    /// `http://host:port` (`https://` when the simulator serves TLS), the base URL for a registry client.
+    public var baseURL: String { "\(self.simulator.configuration.tls == nil ? "http" : "https")://\(self.host):\(self.port)" }
     /// The bearer token it expects.
     public var token: String { self.simulator.configuration.token }
 }

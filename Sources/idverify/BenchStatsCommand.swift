@@ -196,7 +196,8 @@ struct BenchStatsCommand: AsyncParsableCommand {
 
     @discardableResult
     static func withClient<T: Sendable>(url: String, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let configuration = try settingOrExit { () throws(SettingError) in try OpsSettings.postgresConfiguration(databaseURL: url) }
+        let parsed = try settingOrExit { () throws(SettingError) in try OpsSettings.databaseURL(url) }
+        let configuration = try parsed.configuration(defaultPoolSize: DatabaseURL.operatorPoolSize)
         return try await OpsSettings.withPostgres(configuration, logger: logger, body)
     }
 

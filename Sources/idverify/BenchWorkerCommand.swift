@@ -112,7 +112,7 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         // counters time out, and the run measures that overload instead of the limiter (steady use
         // 92–94 % in 7 of 28 runs).
         settings.worker.maxInFlight = maxInFlight ?? (quota ? 4 * rateLimit : WorkerConfiguration().maxInFlight)
-        settings.kafkaProperties = EmbeddedKafkaCluster.consumerProperties
+        settings.kafkaProperties = EmbeddedKafkaCluster.consumerOnlyProperties
         let direct = self.transport == "direct" && !quota
         let answering = simulator.simulator
         let runtime = try WorkerRuntime(settings: settings, logger: logger) { http in

@@ -61,9 +61,12 @@ struct DeadLetterSelection: ParsableArguments {
 func withDeadLetterArchive<T>(
     _ kafka: KafkaOptions, _ body: (DeadLetterArchive) async throws -> T
 ) async throws -> T {
-    let archive = try DeadLetterArchive(
-        configuration: .init(bootstrapServers: try kafka.bootstrapServers(), topic: kafka.topics.deadLetter),
-        logger: operatorLogger("idverify.dead-letters"))
+    let connection = try kafka.connection()
+    var configuration = DeadLetterArchive.Configuration(
+        bootstrapServers: connection.bootstrapServers, topic: kafka.topics.deadLetter,
+        clientProperties: connection.properties(for: .consumer))
+    configuration.security = connection.security
+    let archive = try DeadLetterArchive(configuration: configuration, logger: operatorLogger("idverify.dead-letters"))
     do {
         let result = try await body(archive)
         await archive.close()
@@ -123,7 +126,6 @@ struct DeadLettersReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let filter = try self.selection.filter(now: Date())
-        let brokers = try self.kafka.bootstrapServers()
         let selected = try await withDeadLetterArchive(self.kafka) { try await $0.list(filter) }
         var replayable: [(DeadLetterRecord, KafkaOutgoingMessage)] = []
         var skipped = 0
@@ -140,7 +142,8 @@ struct DeadLettersReplayCommand: AsyncParsableCommand {
             print("dry run: \(replayable.count) would be replayed, \(skipped) skipped")
             return
         }
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: brokers), logger: operatorLogger("idverify.replay"))
+        let producer = try KafkaProducer(
+            configuration: try self.kafka.connection().producerConfiguration(), logger: operatorLogger("idverify.replay"))
         var failed = 0
         var start = 0
         while start < replayable.count {

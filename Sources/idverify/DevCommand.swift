@@ -67,7 +67,7 @@ struct DevCommand: AsyncParsableCommand {
                 subjectRefKey: Array("dev-subject-ref-key-not-secret".utf8))
             settings.registryRateLimit = registryRateLimit
             settings.opsPort = opsPort
-            settings.kafkaProperties = EmbeddedKafkaCluster.consumerProperties
+            settings.kafkaProperties = EmbeddedKafkaCluster.consumerOnlyProperties
             let (_, workerServices) = try OpsWiring.services(settings: settings, metrics: metrics, logger: logger)
             let trafficProducer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: logger)
             var summaryConfiguration = KafkaConsumerConfiguration(

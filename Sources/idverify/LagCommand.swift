@@ -17,11 +17,13 @@ struct LagCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = operatorLogger("idverify.lag")
-        let source = try KafkaConsumerGroupLag(
-            configuration: .init(
-                bootstrapServers: try self.kafka.bootstrapServers(), groupID: self.kafka.groupID,
-                topics: self.topic.isEmpty ? self.kafka.topics.requestTopics : self.topic),
-            logger: logger)
+        let connection = try self.kafka.connection()
+        var configuration = KafkaConsumerGroupLag.Configuration(
+            bootstrapServers: connection.bootstrapServers, groupID: self.kafka.groupID,
+            topics: self.topic.isEmpty ? self.kafka.topics.requestTopics : self.topic,
+            clientProperties: connection.properties(for: .consumer))
+        configuration.security = connection.security
+        let source = try KafkaConsumerGroupLag(configuration: configuration, logger: logger)
         let figures: [PartitionLag]
         do {
             figures = try await source.sampleLag()

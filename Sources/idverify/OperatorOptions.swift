@@ -1,9 +1,11 @@
 import ArgumentParser
 import Contract
 import Foundation
+import Kafka
 import Logging
 import Ops
 import PostgresNIO
+import Store
 
 /// Kafka settings shared by the operator commands: flags override `KAFKA_BROKERS`,
 /// `KAFKA_GROUP_ID` and `TOPIC_PREFIX`.
@@ -23,6 +25,12 @@ struct KafkaOptions: ParsableArguments {
         }
     }
 
+    /// The brokers with the security settings and `KAFKA_PROPERTIES` every client of `serve` uses.
+    func connection() throws -> KafkaConnectionSettings {
+        let brokers = try self.bootstrapServers()
+        return try settingOrExit { () throws(SettingError) in try OpsSettings.kafkaConnection(brokers: brokers) }
+    }
+
     var groupID: String {
         OpsSettings.value(self.group, variable: "KAFKA_GROUP_ID", default: "tthc-identity-verifier")!
     }
@@ -40,11 +48,30 @@ struct DatabaseOptions: ParsableArguments {
     func withPostgres<Result: Sendable>(
         logger: Logger, _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
-        let configuration = try settingOrExit { () throws(SettingError) in
-            try OpsSettings.postgresConfiguration(
-                databaseURL: OpsSettings.required(self.databaseURL, variable: "DATABASE_URL", flagName: "--database-url"))
-        }
-        return try await OpsSettings.withPostgres(configuration, logger: logger) { try await body($0) }
+        try await withOperatorPostgres(flag: self.databaseURL, logger: logger, body)
+    }
+}
+
+/// Runs `body` with a PostgreSQL client on `DATABASE_URL` (or `flag`), at most
+/// ``DatabaseURL/operatorPoolSize`` connections unless the URL has `pool_size`, after one
+/// connection check whose failure names the setting (a TLS failure names sslmode and sslrootcert).
+func withOperatorPostgres<Result: Sendable>(
+    flag: String?, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> Result
+) async throws -> Result {
+    let url = try settingOrExit { () throws(SettingError) in try OpsSettings.databaseURL(flag) }
+    let configuration: PostgresClient.Configuration
+    do {
+        configuration = try url.configuration(defaultPoolSize: DatabaseURL.operatorPoolSize)
+    } catch {
+        throw ValidationError(error.description)
+    }
+    do {
+        try await url.checkConnection(logger: logger)
+    } catch {
+        throw ValidationError(error.description)
+    }
+    return try await OpsSettings.withPostgres(configuration, logger: logger) { client in
+        try await body(client)
     }
 }
 

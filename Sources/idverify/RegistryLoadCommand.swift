@@ -163,26 +163,14 @@ struct RegistryLoadReport: Sendable {
     }
 }
 
-/// `DATABASE_URL` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|require]`) as a
+/// `DATABASE_URL` (read by the service's one parser, ``DatabaseURL``) as a
 /// `PostgresClient` configuration.
 enum RegistryLoadDatabase {
     static func configuration(url: String) throws -> PostgresClient.Configuration {
-        guard let components = URLComponents(string: url),
-            components.scheme == "postgres" || components.scheme == "postgresql",
-            let host = components.host, !host.isEmpty
-        else { throw ValidationError("--database-url must look like postgres://user@host:port/database") }
-        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
-        let tls: PostgresClient.Configuration.TLS =
-            switch sslMode {
-            case "disable": .disable
-            case "require", "verify-ca", "verify-full": .require(.makeClientConfiguration())
-            default: .prefer(.makeClientConfiguration())
-            }
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
-            password: components.password, database: database.isEmpty ? nil : database, tls: tls)
-        configuration.options.maximumConnections = 4
-        return configuration
+        do {
+            return try DatabaseURL.parse(url, defaultPoolSize: DatabaseURL.operatorPoolSize)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 }

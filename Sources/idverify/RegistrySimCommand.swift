@@ -55,6 +55,15 @@ struct RegistrySimCommand: AsyncParsableCommand {
     @Option(help: "Where --export-samples writes.")
     var out: String?
 
+    @Option(help: "Serve HTTPS with this certificate chain (PEM); needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "The private key (PEM) of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "Require client certificates signed by this CA (PEM): mutual TLS. Needs --tls-cert.")
+    var tlsClientCa: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -62,7 +71,7 @@ struct RegistrySimCommand: AsyncParsableCommand {
         var logger = Logger(label: "idverify.registry-sim")
         logger.logLevel = Logger.Level(rawValue: self.logLevel) ?? .info
 
-        let configuration = RegistrySimulator.Configuration(
+        var configuration = RegistrySimulator.Configuration(
             host: self.host,
             port: self.port,
             token: self.token,
@@ -77,6 +86,14 @@ struct RegistrySimCommand: AsyncParsableCommand {
                 quota: self.quota
             )
         )
+        switch (self.tlsCert, self.tlsKey) {
+        case (let cert?, let key?):
+            configuration.tls = .init(certificateFile: cert, keyFile: key, clientCAFile: self.tlsClientCa)
+        case (nil, nil):
+            if self.tlsClientCa != nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
+        default:
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
         if let problem = configuration.problem { throw ValidationError(problem) }
 
         if let count = self.exportSamples {
@@ -90,6 +107,7 @@ struct RegistrySimCommand: AsyncParsableCommand {
 
         let simulator = try RegistrySimulator(configuration: configuration, logger: logger)
         let host = self.host
+        let scheme = configuration.tls == nil ? "http" : "https"
         let portFile = self.portFile
         let population = self.population
         let serviceLogger = logger
@@ -103,7 +121,7 @@ struct RegistrySimCommand: AsyncParsableCommand {
             }
             serviceLogger.info(
                 "Registry simulator listening",
-                metadata: ["registry_sim.url": "http://\(host):\(port)", "registry_sim.population": "\(population)"])
+                metadata: ["registry_sim.url": "\(scheme)://\(host):\(port)", "registry_sim.population": "\(population)"])
         }
         let group = ServiceGroup(
             configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -37,19 +37,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try LogSetup.bootstrap(level: nil, format: nil)
-        guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
-            throw ValidationError("configuration error: DATABASE_URL is required")
-        }
-        let configuration: PostgresClient.Configuration
-        do {
-            configuration = try DatabaseURL.parse(url)
-        } catch {
-            throw ValidationError(error.description)
-        }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
+        try await withOperatorPostgres(flag: nil, logger: logger) { client in
             let applied = try await MigrationRunner(client: client, logger: logger).run()
             print(applied.isEmpty ? "database schema is up to date" : "applied migrations \(applied)")
         }

@@ -64,7 +64,7 @@ enum OpsTestEnvironment {
     }
 
     static func withClient<Result: Sendable>(url: String, _ body: (PostgresClient) async throws -> Result) async throws -> Result {
-        let client = PostgresClient(configuration: try OpsSettings.postgresConfiguration(databaseURL: url), backgroundLogger: logger)
+        let client = PostgresClient(configuration: try DatabaseURL.parse(url, defaultPoolSize: DatabaseURL.operatorPoolSize), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }

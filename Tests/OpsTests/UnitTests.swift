@@ -29,8 +29,8 @@ struct UnitTests {
             try OpsSettings.required(nil, variable: "KAFKA_BROKERS", flagName: "--brokers", environment: [:])
         }
         #expect(try OpsSettings.brokers(" a:1, b:2 ,") == ["a:1", "b:2"])
-        #expect(throws: SettingError.self) { try OpsSettings.postgresConfiguration(databaseURL: "mysql://x") }
-        let postgres = try OpsSettings.postgresConfiguration(databaseURL: "postgres://svc:secret@db.internal:6543/tthc?sslmode=disable")
+        #expect(throws: SettingError.self) { try OpsSettings.databaseURL("mysql://x", environment: [:]) }
+        let postgres = try OpsSettings.databaseURL("postgres://svc:secret@db.internal:6543/tthc?sslmode=disable", environment: [:])
         #expect(postgres.host == "db.internal")
         #expect(postgres.port == 6543)
         #expect(postgres.database == "tthc")

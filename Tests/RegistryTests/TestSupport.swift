@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Registry
+import Store
 import Synchronization
 import RegistrySimulator
 import Testing
@@ -40,18 +41,7 @@ enum TestEnvironment {
     }
 
     static func postgresConfiguration(url: String) throws -> PostgresClient.Configuration {
-        let components = try #require(URLComponents(string: url), "DATABASE_URL is not a URL")
-        let host = try #require(components.host, "DATABASE_URL has no host")
-        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        return PostgresClient.Configuration(
-            host: host,
-            port: components.port ?? 5432,
-            username: components.user ?? "postgres",
-            password: components.password,
-            database: database.isEmpty ? nil : database,
-            tls: sslMode == "disable" ? .disable : .prefer(.makeClientConfiguration())
-        )
+        try DatabaseURL.parse(url)
     }
 
     /// The `idverify` executable built beside this test bundle (`<scratch>/debug/idverify`).

@@ -6,6 +6,7 @@ import PostgresNIO
 import RegistrySimulator
 import Testing
 import Worker
+import Store
 
 /// The built `idverify` executable, next to the test bundle.
 func idverifyExecutable() throws -> URL {

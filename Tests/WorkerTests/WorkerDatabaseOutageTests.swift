@@ -6,6 +6,7 @@ import PostgresNIO
 import RegistrySimulator
 import Testing
 import Worker
+import Store
 
 /// A database blip is not a registry outage: while PostgreSQL is down the worker decides nothing
 /// it cannot store, the fleet limiter's errors are not registry failures (no `unavailable`, no

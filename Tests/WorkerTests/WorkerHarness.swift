@@ -12,6 +12,7 @@ import Telemetry
 import Testing
 import Tracing
 import Worker
+import Store
 
 /// Captures every log line of a test at trace level, to scan for personal data.
 final class CapturedLogs: Sendable {
@@ -106,7 +107,7 @@ final class WorkerHarness: Sendable {
             kafkaBrokers: [cluster.bootstrapServers], databaseURL: database,
             registryURL: simulator.baseURL, registryToken: simulator.token,
             subjectRefKey: Array("test-subject-ref-key-0123456789".utf8))
-        settings.kafkaProperties = EmbeddedKafkaCluster.consumerProperties
+        settings.kafkaProperties = EmbeddedKafkaCluster.consumerOnlyProperties
         settings.registryRateLimit = 2_000
         settings.registryLimiter = "local"
         settings.worker.commitInterval = .milliseconds(200)

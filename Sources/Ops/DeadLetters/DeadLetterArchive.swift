@@ -65,8 +65,10 @@ public final class DeadLetterArchive: Sendable {
         public var bootstrapServers: [String]
         /// The dead-letter topic (`tthc.identity.dead-letter`). Required.
         public var topic: String
-        /// Extra librdkafka properties (security settings, say).
+        /// Extra librdkafka properties (`KAFKA_PROPERTIES` as consumers take them).
         public var clientProperties: [String: String]
+        /// Encryption and authentication, as every other client of the process. Default: plaintext.
+        public var security = KafkaSecurity()
         /// Bound of metadata and watermark queries. Default: 10 s.
         public var queryTimeout: Duration
         /// A scan fails when no message arrives for this long before it reached the end. Default: 15 s.
@@ -99,6 +101,7 @@ public final class DeadLetterArchive: Sendable {
             bootstrapServers: configuration.bootstrapServers, groupID: "tthc-identity-verifier-dead-letter-tool", topics: [])
         consumerConfiguration.client.clientID = "tthc-identity-verifier-dead-letters"
         consumerConfiguration.client.properties = configuration.clientProperties
+        consumerConfiguration.client.security = configuration.security
         self.configuration = configuration
         self.consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         self.logger = logger

@@ -17,8 +17,10 @@ public final class KafkaConsumerGroupLag: ConsumerLagSource {
         public var groupID: String
         /// The topics it consumes (the three request topics). Required.
         public var topics: [String]
-        /// Extra librdkafka properties for the tool consumer (security settings, say).
+        /// Extra librdkafka properties for the tool consumer (`KAFKA_PROPERTIES` as consumers take them).
         public var clientProperties: [String: String]
+        /// Encryption and authentication, as every other client of the process. Default: plaintext.
+        public var security = KafkaSecurity()
         /// Bound of each metadata, watermark and committed-offset query. Default: 5 s.
         public var queryTimeout: Duration
         /// How long to wait for the oldest uncommitted messages of one sample. Default: 5 s.
@@ -50,6 +52,7 @@ public final class KafkaConsumerGroupLag: ConsumerLagSource {
         var consumerConfiguration = KafkaConsumerConfiguration(
             bootstrapServers: configuration.bootstrapServers, groupID: configuration.groupID, topics: [])
         consumerConfiguration.client.clientID = "tthc-identity-verifier-lag"
+        consumerConfiguration.client.security = configuration.security
         // Fetch little: one message per partition is all a probe needs.
         consumerConfiguration.maxBufferedMessages = 1_000
         consumerConfiguration.client.properties = [

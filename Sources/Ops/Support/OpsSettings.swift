@@ -1,6 +1,9 @@
 import Foundation
+import Kafka
 import Logging
 import PostgresNIO
+import Store
+import Worker
 
 /// The contract's settings (section 7) as the operator commands read them: a flag wins over the
 /// environment variable, which wins over the default; a required setting that is missing stops
@@ -35,28 +38,46 @@ public enum OpsSettings {
         return brokers
     }
 
-    /// `DATABASE_URL` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`)
-    /// as a `PostgresClient` configuration. The password never appears in an error.
-    public static func postgresConfiguration(
-        databaseURL: String, maximumConnections: Int = 4
-    ) throws(SettingError) -> PostgresClient.Configuration {
-        guard let components = URLComponents(string: databaseURL),
-            components.scheme == "postgres" || components.scheme == "postgresql",
-            let host = components.host, !host.isEmpty
-        else { throw SettingError.invalid("DATABASE_URL", "must look like postgres://user@host:port/database") }
-        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
-        let tls: PostgresClient.Configuration.TLS
-        switch sslMode {
-        case "disable": tls = .disable
-        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
-        default: tls = .prefer(.makeClientConfiguration())
+    /// How the operator commands reach Kafka: `brokers` with the same security settings
+    /// (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_CA_LOCATION`) and `KAFKA_PROPERTIES` as
+    /// `serve`, so that `lag` and `dead-letters` work against the cluster the worker uses.
+    public static func kafkaConnection(
+        brokers: [String], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(SettingError) -> KafkaConnectionSettings {
+        var properties: [String: String] = [:]
+        if let text = environment["KAFKA_PROPERTIES"], !text.isEmpty {
+            guard let parsed = KafkaConnectionSettings.parseProperties(text) else {
+                throw SettingError.invalid("KAFKA_PROPERTIES", "must be name=value pairs separated by ';'")
+            }
+            properties = parsed
         }
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
-            password: components.password, database: database.isEmpty ? nil : database, tls: tls)
-        configuration.options.maximumConnections = maximumConnections
-        return configuration
+        do {
+            let security = try KafkaSecurity.fromEnvironment(environment)
+            return KafkaConnectionSettings(bootstrapServers: brokers, security: security, properties: properties)
+        } catch {
+            throw SettingError(setting: error.setting, message: "\(error.setting) \(error.problem)")
+        }
+    }
+
+    /// `DATABASE_URL` (the flag wins over the variable) through the service's one parser
+    /// (``DatabaseURL``: libpq's `sslmode`, `sslrootcert`, `pool_size`, default `prefer`), with the
+    /// password from `DATABASE_PASSWORD` or `DATABASE_PASSWORD_FILE` when set. The password never
+    /// appears in an error.
+    public static func databaseURL(
+        _ flag: String?, flagName: String = "--database-url",
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(SettingError) -> DatabaseURL {
+        let text = try self.required(flag, variable: "DATABASE_URL", flagName: flagName, environment: environment)
+        do {
+            let password = try EnvironmentSecret.value("DATABASE_PASSWORD", environment: environment)
+            return try DatabaseURL(parsing: text, password: password)
+        } catch let error as SettingsError {
+            throw SettingError(setting: error.setting, message: "\(error.setting) \(error.problem)")
+        } catch let error as DatabaseURLError {
+            throw SettingError(setting: error.setting, message: error.description)
+        } catch {
+            throw SettingError(setting: "DATABASE_URL", message: "DATABASE_URL \(error)")
+        }
     }
 
     /// Runs `body` with a running `PostgresClient`, shut down afterwards.

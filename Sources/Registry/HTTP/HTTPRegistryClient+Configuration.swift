@@ -1,11 +1,28 @@
+import Foundation
+import NIOSSL
+
 extension HTTPRegistryClient {
     /// How to reach the registry over JSON/HTTP.
     public struct Configuration: Sendable {
-        /// The registry's base URL, `http://` or `https://`, without the `/v1/...` path.
-        /// Required (`REGISTRY_URL`).
+        /// The registry's base URL, `https://`, without the `/v1/...` path; `http://` only for a
+        /// loopback host (`127.0.0.0/8`, `::1`, `localhost`: the simulator). Required (`REGISTRY_URL`).
         public var baseURL: String
-        /// The bearer token. Required (`REGISTRY_TOKEN`). Never logged.
+        /// The bearer token. Required (`REGISTRY_TOKEN`, or the content of `REGISTRY_TOKEN_FILE`).
+        /// Never logged.
         public var token: String
+        /// `REGISTRY_TOKEN_FILE`: the token is read again from this file when it changes (checked at
+        /// most once per ``tokenCheckInterval`` before a call), so a rotated secret is used without a
+        /// restart. ``token`` is the first value. Default: `nil` (``token`` for good).
+        public var tokenFile: String?
+        /// How often ``tokenFile`` is looked at, at most. Default: 1 s.
+        public var tokenCheckInterval: Duration = .seconds(1)
+        /// `REGISTRY_CA_FILE`: PEM file of the CA(s) that signed the registry's certificate.
+        /// Default: `nil` (the system's trust store).
+        public var caFile: String?
+        /// `REGISTRY_CLIENT_CERT_FILE` and `REGISTRY_CLIENT_KEY_FILE`: a client certificate chain and
+        /// its key (PEM) for mutual TLS, both or neither. Default: `nil`.
+        public var clientCertificateFile: String?
+        public var clientKeyFile: String?
         /// Connections to the registry at most, which is also the most calls in flight.
         /// Default: `128` (`REGISTRY_CONCURRENCY`). Give ``FairScheduler/Configuration/maxConcurrentCalls``
         /// the same value.
@@ -43,7 +60,27 @@ extension HTTPRegistryClient {
             guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://"),
                 self.baseURL.count > (lowered.hasPrefix("https://") ? 8 : 7)
             else {
-                throw RegistryConfigurationError("REGISTRY_URL must be an http:// or https:// URL")
+                throw RegistryConfigurationError("REGISTRY_URL must be an https:// URL (http:// only for a loopback host)")
+            }
+            if lowered.hasPrefix("http://") {
+                guard Self.isLoopback(self.baseURL) else {
+                    throw RegistryConfigurationError(
+                        "REGISTRY_URL must use https:// for a host that is not loopback (http:// is allowed only for 127.0.0.1, ::1, localhost)")
+                }
+                if self.caFile != nil || self.clientCertificateFile != nil {
+                    throw RegistryConfigurationError("REGISTRY_URL must use https:// when REGISTRY_CA_FILE or REGISTRY_CLIENT_CERT_FILE is set")
+                }
+            }
+            guard (self.clientCertificateFile == nil) == (self.clientKeyFile == nil) else {
+                throw RegistryConfigurationError("REGISTRY_CLIENT_CERT_FILE and REGISTRY_CLIENT_KEY_FILE go together: set both or neither")
+            }
+            for (setting, path) in [
+                ("REGISTRY_CA_FILE", self.caFile), ("REGISTRY_CLIENT_CERT_FILE", self.clientCertificateFile),
+                ("REGISTRY_CLIENT_KEY_FILE", self.clientKeyFile), ("REGISTRY_TOKEN_FILE", self.tokenFile),
+            ] {
+                if let path, !FileManager.default.isReadableFile(atPath: path) {
+                    throw RegistryConfigurationError("\(setting) names a file that cannot be read (\(path))")
+                }
             }
             guard !self.token.isEmpty else { throw RegistryConfigurationError("REGISTRY_TOKEN must not be empty") }
             guard !self.token.contains(where: { $0.isNewline || $0 == " " }) else {
@@ -52,6 +89,37 @@ extension HTTPRegistryClient {
             guard self.concurrency >= 1 else { throw RegistryConfigurationError("REGISTRY_CONCURRENCY must be at least 1") }
             guard self.connectTimeout > .zero else { throw RegistryConfigurationError("registry connectTimeout must be positive") }
             guard self.maxResponseBytes >= 1_024 else { throw RegistryConfigurationError("registry maxResponseBytes must be at least 1 KiB") }
+        }
+
+        /// Whether `url`'s host is a loopback address or `localhost`.
+        static func isLoopback(_ url: String) -> Bool {
+            guard let host = URLComponents(string: url)?.host?.lowercased() else { return false }
+            let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+            if bare == "localhost" || bare == "::1" { return true }
+            let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+            return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+        }
+
+        /// The TLS settings for AsyncHTTPClient: the CA file and client certificate when given, else
+        /// `nil` (AsyncHTTPClient's default, the system's trust store).
+        public func tlsConfiguration() throws -> TLSConfiguration? {
+            guard self.caFile != nil || self.clientCertificateFile != nil else { return nil }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                if let ca = self.caFile { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
+            } catch {
+                throw RegistryConfigurationError("REGISTRY_CA_FILE is not a PEM certificate file: \(error)")
+            }
+            do {
+                if let cert = self.clientCertificateFile, let key = self.clientKeyFile {
+                    tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+                    tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+                }
+            } catch {
+                throw RegistryConfigurationError(
+                    "REGISTRY_CLIENT_CERT_FILE or REGISTRY_CLIENT_KEY_FILE is not a PEM certificate chain / key: \(error)")
+            }
+            return tls
         }
 
         /// The base URL without trailing slashes.

@@ -16,6 +16,7 @@ public final class HTTPRegistryClient: RegistryClient {
     private let httpClient: HTTPClient
     private let urls: [RegistryEndpoint: String]
     private let headers: [(name: String, value: String)]
+    private let token: RegistryTokenSource
     private let logger: Logger
     private let tracer: any Tracer
 
@@ -42,6 +43,7 @@ public final class HTTPRegistryClient: RegistryClient {
             idleTimeout: TimeAmount(configuration.idleTimeout),
             concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.concurrency
         )
+        clientConfiguration.tlsConfiguration = try configuration.tlsConfiguration()
         clientConfiguration.redirectConfiguration = .disallow
         clientConfiguration.decompression = .disabled
         // No span of AsyncHTTPClient's own: the caller's span (ResilientRegistryClient's
@@ -57,8 +59,10 @@ public final class HTTPRegistryClient: RegistryClient {
 
         let base = configuration.trimmedBaseURL
         self.urls = Dictionary(uniqueKeysWithValues: RegistryEndpoint.allCases.map { ($0, base + $0.path) })
+        self.token = RegistryTokenSource(
+            token: configuration.token, file: configuration.tokenFile, interval: configuration.tokenCheckInterval,
+            logger: backgroundLogger)
         self.headers = [
-            ("Authorization", "Bearer \(configuration.token)"),
             ("Content-Type", "application/json"),
             ("Accept", "application/json"),
             ("User-Agent", configuration.userAgent),
@@ -91,6 +95,7 @@ public final class HTTPRegistryClient: RegistryClient {
     ) async throws -> Answer {
         var request = HTTPClientRequest(url: self.urls[endpoint]!)
         request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(self.token.current())")
         for header in self.headers { request.headers.add(name: header.name, value: header.value) }
         if let context = ServiceContext.current {
             self.tracer.inject(context, into: &request.headers, using: HTTPHeadersInjector())

@@ -1,7 +1,10 @@
 import Contract
 import Foundation
 import Identity
+import Kafka
+import PostgresNIO
 import Registry
+import Store
 
 /// The service's settings (contract section 7), read from environment
 /// variables. A missing or malformed setting stops start-up with an error
@@ -11,14 +14,50 @@ public struct ServiceSettings: Sendable {
     public var kafkaBrokers: [String]
     /// `KAFKA_GROUP_ID`. Default: `tthc-identity-verifier`.
     public var kafkaGroupID = "tthc-identity-verifier"
-    /// `KAFKA_PROPERTIES`: extra librdkafka properties, `name=value;name=value`. Default: none.
+    /// `KAFKA_PROPERTIES`: extra librdkafka properties, `name=value;name=value`, for every consumer
+    /// and producer; `producer.NAME` / `consumer.NAME` for one kind only. They win over
+    /// ``kafkaSecurity`` (precedence: ``KafkaConnectionSettings``). Default: none.
     public var kafkaProperties: [String: String] = [:]
-    /// `DATABASE_URL`: `postgres://user:password@host:port/database?sslmode=disable|require`. Required.
+    /// `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_MECHANISM`, `KAFKA_SASL_USERNAME`,
+    /// `KAFKA_SASL_PASSWORD` (or `_FILE`), `KAFKA_SSL_CA_LOCATION`. Default: plaintext.
+    public var kafkaSecurity = KafkaSecurity()
+    /// Brokers, security and properties as every Kafka client of the process takes them.
+    public var kafkaConnection: KafkaConnectionSettings {
+        KafkaConnectionSettings(bootstrapServers: kafkaBrokers, security: kafkaSecurity, properties: kafkaProperties)
+    }
+    /// `DATABASE_URL`: `postgres://user:password@host:port/database?sslmode=…&sslrootcert=…&pool_size=…`,
+    /// read by ``DatabaseURL`` (libpq's `sslmode`, default `prefer`; pool size default 20). Required.
     public var databaseURL: String
-    /// `REGISTRY_URL`. Required.
+    /// `DATABASE_PASSWORD` or `DATABASE_PASSWORD_FILE`: replaces the password in ``databaseURL``.
+    /// Default: none (the URL's).
+    public var databasePassword: String?
+    /// ``databaseURL`` and ``databasePassword`` as a PostgreSQL client configuration.
+    public func postgresConfiguration() throws(DatabaseURLError) -> PostgresClient.Configuration {
+        try DatabaseURL.parse(self.databaseURL, password: self.databasePassword)
+    }
+    /// `REGISTRY_URL`: `https://`; `http://` only for a loopback host. Required.
     public var registryURL: String
-    /// `REGISTRY_TOKEN`. Required.
+    /// `REGISTRY_CA_FILE`: PEM CA(s) for the registry's certificate. Default: the system's trust store.
+    public var registryCAFile: String?
+    /// `REGISTRY_CLIENT_CERT_FILE` and `REGISTRY_CLIENT_KEY_FILE`: client certificate and key (PEM)
+    /// for mutual TLS with the registry, both or neither. Default: none.
+    public var registryClientCertFile: String?
+    public var registryClientKeyFile: String?
+    /// The registry transport's settings: URL, token (and its file), TLS files, concurrency.
+    public var registryTransport: HTTPRegistryClient.Configuration {
+        var configuration = HTTPRegistryClient.Configuration(
+            baseURL: registryURL, token: registryToken, concurrency: registryConcurrency)
+        configuration.tokenFile = registryTokenFile
+        configuration.caFile = registryCAFile
+        configuration.clientCertificateFile = registryClientCertFile
+        configuration.clientKeyFile = registryClientKeyFile
+        return configuration
+    }
+    /// `REGISTRY_TOKEN`, or the content of `REGISTRY_TOKEN_FILE`. Required.
     public var registryToken: String
+    /// `REGISTRY_TOKEN_FILE`: where the token was read from. The registry client reads it again
+    /// when the file changes (a rotated Kubernetes secret), without a restart. Default: none.
+    public var registryTokenFile: String?
     /// `REGISTRY_RATE_LIMIT`: calls per second for the whole fleet. Default: 100.
     public var registryRateLimit = 100
     /// `REGISTRY_LIMITER`: `fleet` (shared through PostgreSQL) or `local` (this process only). Default: `fleet`.
@@ -36,7 +75,7 @@ public struct ServiceSettings: Sendable {
     /// `REGISTRY_BREAKER_FAILURES` (5), `REGISTRY_BREAKER_OPEN_MS` (5,000). Its scheduler's
     /// calls in flight follow `registryConcurrency`.
     public var registryClient = ResilientRegistryClient.Configuration()
-    /// `SUBJECT_REF_KEY`: base64 of at least 16 bytes. Required.
+    /// `SUBJECT_REF_KEY` (or `SUBJECT_REF_KEY_FILE`): base64 of at least 16 bytes. Required.
     public var subjectRefKey: [UInt8]
     /// `SUBJECT_REF_KEY_PREVIOUS`: older subject keys, comma-separated, each as `SUBJECT_REF_KEY`.
     /// Checks parked under one of them still open; list a key until
@@ -86,18 +125,40 @@ public struct ServiceSettings: Sendable {
             throw SettingsError(setting: "KAFKA_BROKERS", problem: "must be comma-separated host:port pairs")
         }
         let databaseURL = try required("DATABASE_URL")
-        _ = try DatabaseURL.parse(databaseURL)
+        let databasePassword = try EnvironmentSecret.value("DATABASE_PASSWORD", environment: environment)
+        do {
+            _ = try DatabaseURL(parsing: databaseURL, password: databasePassword).configuration()
+        } catch {
+            throw SettingsError(setting: error.setting, problem: error.problem)
+        }
         let registryURL = try required("REGISTRY_URL")
         guard let url = URL(string: registryURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
             throw SettingsError(setting: "REGISTRY_URL", problem: "must be an http:// or https:// URL")
         }
-        let token = try required("REGISTRY_TOKEN")
-        guard let key = Data(base64Encoded: try required("SUBJECT_REF_KEY")), key.count >= 16 else {
-            throw SettingsError(setting: "SUBJECT_REF_KEY", problem: "must be base64 of at least 16 bytes")
+        func secret(_ name: String) throws(SettingsError) -> String {
+            guard let value = try EnvironmentSecret.value(name, environment: environment) else {
+                throw SettingsError(setting: name, problem: "(or \(name)_FILE) is required")
+            }
+            return value.trimmingCharacters(in: .whitespaces)
+        }
+        let token = try secret("REGISTRY_TOKEN")
+        let keyText = try secret("SUBJECT_REF_KEY")
+        let keyName = (environment["SUBJECT_REF_KEY_FILE"] ?? "").isEmpty ? "SUBJECT_REF_KEY" : "SUBJECT_REF_KEY_FILE"
+        guard let key = Data(base64Encoded: keyText), key.count >= 16 else {
+            throw SettingsError(setting: keyName, problem: "must be base64 of at least 16 bytes")
         }
         var settings = ServiceSettings(
             kafkaBrokers: brokers, databaseURL: databaseURL, registryURL: registryURL, registryToken: token,
             subjectRefKey: Array(key))
+        settings.databasePassword = databasePassword
+        if let path = environment["REGISTRY_TOKEN_FILE"], !path.isEmpty { settings.registryTokenFile = path }
+        func path(_ name: String) -> String? {
+            guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+            return value
+        }
+        settings.registryCAFile = path("REGISTRY_CA_FILE")
+        settings.registryClientCertFile = path("REGISTRY_CLIENT_CERT_FILE")
+        settings.registryClientKeyFile = path("REGISTRY_CLIENT_KEY_FILE")
         if let previous = environment["SUBJECT_REF_KEY_PREVIOUS"]?.trimmingCharacters(in: .whitespaces), !previous.isEmpty {
             for item in previous.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let old = Data(base64Encoded: item.trimmingCharacters(in: .whitespaces)), old.count >= 16 else {
@@ -111,14 +172,12 @@ public struct ServiceSettings: Sendable {
         if let days = try integer("RETENTION_AUDIT_DAYS", 0...36_500) { settings.retention.auditDays = days }
         if let group = environment["KAFKA_GROUP_ID"], !group.isEmpty { settings.kafkaGroupID = group }
         if let properties = environment["KAFKA_PROPERTIES"], !properties.isEmpty {
-            for pair in properties.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard parts.count == 2, !parts[0].isEmpty else {
-                    throw SettingsError(setting: "KAFKA_PROPERTIES", problem: "must be name=value pairs separated by ';'")
-                }
-                settings.kafkaProperties[parts[0]] = parts[1]
+            guard let parsed = KafkaConnectionSettings.parseProperties(properties) else {
+                throw SettingsError(setting: "KAFKA_PROPERTIES", problem: "must be name=value pairs separated by ';'")
             }
+            settings.kafkaProperties = parsed
         }
+        settings.kafkaSecurity = try KafkaSecurity.fromEnvironment(environment)
         if let prefix = environment["TOPIC_PREFIX"] { settings.worker.topics = Topics(prefix: prefix) }
         if let limit = try integer("REGISTRY_RATE_LIMIT", 1...100_000) { settings.registryRateLimit = limit }
         if let limiter = environment["REGISTRY_LIMITER"], !limiter.isEmpty {
@@ -148,6 +207,15 @@ public struct ServiceSettings: Sendable {
             case .success(let set): settings.worker.autofillFields = set
             case .failure(let error): throw SettingsError(setting: "AUTOFILL_FIELDS", problem: "\(error)")
             }
+        }
+        do {
+            // https except on loopback, readable TLS and token files, PEM that parses.
+            try settings.registryTransport.validate()
+            _ = try settings.registryTransport.tlsConfiguration()
+        } catch {
+            let text = (error as? RegistryConfigurationError)?.message ?? "REGISTRY_URL \(error)"
+            let setting = text.split(separator: " ").first.map(String.init) ?? "REGISTRY_URL"
+            throw SettingsError(setting: setting, problem: String(text.dropFirst(setting.count + 1)))
         }
         if let allow = try flag("ALLOW_SINGLE_WORD_NAMES") { settings.worker.identityPolicy.allowSingleWordNames = allow }
         if let warn = try flag("BIRTH_YEAR_MISMATCH_AS_WARNING") { settings.worker.identityPolicy.birthYearMismatchIsWarning = warn }

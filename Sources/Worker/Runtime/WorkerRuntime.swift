@@ -35,24 +35,20 @@ public struct WorkerRuntime: Sendable {
         tracer: any Tracer = InstrumentationSystem.tracer
     ) throws {
         self.settings = settings
-        postgres = PostgresClient(configuration: try DatabaseURL.parse(settings.databaseURL), backgroundLogger: logger)
+        postgres = PostgresClient(configuration: try settings.postgresConfiguration(), backgroundLogger: logger)
 
-        var consumerConfiguration = KafkaConsumerConfiguration(
-            bootstrapServers: settings.kafkaBrokers, groupID: settings.kafkaGroupID,
-            topics: settings.worker.topics.requestTopics)
-        consumerConfiguration.client.properties = settings.kafkaProperties.filter { !$0.key.hasPrefix("producer.") }
+        // Both clients take the same security settings and KAFKA_PROPERTIES (KafkaConnectionSettings).
+        var consumerConfiguration = settings.kafkaConnection.consumerConfiguration(
+            groupID: settings.kafkaGroupID, topics: settings.worker.topics.requestTopics)
         consumerConfiguration.maxBufferedMessages = max(1_000, settings.worker.maxInFlight)
         consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
 
-        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: settings.kafkaBrokers)
-        producerConfiguration.client.properties["queue.buffering.max.messages"] = "1000000"
-        for (name, value) in settings.kafkaProperties where name.hasPrefix("producer.") {
-            producerConfiguration.client.properties[String(name.dropFirst("producer.".count))] = value
-        }
+        let producerConfiguration = settings.kafkaConnection.producerConfiguration(
+            defaults: ["queue.buffering.max.messages": "1000000"])
         producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
 
         transport = try HTTPRegistryClient(
-            configuration: .init(baseURL: settings.registryURL, token: settings.registryToken, concurrency: settings.registryConcurrency),
+            configuration: settings.registryTransport,
             backgroundLogger: logger, tracer: tracer)
         let rateLimit = RegistryRateLimit(
             callsPerSecond: settings.registryRateLimit, safetyMargin: settings.registryRateMargin,
@@ -74,8 +70,26 @@ public struct WorkerRuntime: Sendable {
             store: RetentionStore(client: postgres, logger: logger), configuration: settings.retention, logger: logger)
     }
 
-    /// Applies the database migrations (the PostgreSQL client must be running).
+    /// Applies the database migrations (the PostgreSQL client must be running), after a direct
+    /// connection check: a refused TLS handshake stops start-up with an error naming `DATABASE_URL`,
+    /// `sslmode` and `sslrootcert` (the pool would retry it forever without saying why); any other
+    /// failure (the server not up yet) is logged and tried again every few seconds, as the pool did.
     public func migrate(logger: Logger) async throws {
+        let url = try DatabaseURL(parsing: settings.databaseURL, password: settings.databasePassword)
+        var delay = Duration.milliseconds(250)
+        while true {
+            let failure: DatabaseConnectionError
+            do {
+                try await url.checkConnection(logger: logger)
+                break
+            } catch {
+                failure = error
+            }
+            if failure.isTLSFailure { throw failure }
+            logger.warning("PostgreSQL not reachable yet; trying again", metadata: ["store.error": "\(failure)"])
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
         try await MigrationRunner(client: postgres, logger: logger).run()
     }
 
@@ -107,6 +121,9 @@ public struct WorkerService: Service {
             try await runtime.migrate(logger: logger)
             try await runtime.worker.run()
         } catch {
+            // Close the registry client here too: AsyncHTTPClient traps when one is dropped open
+            // (a start-up failure such as a refused TLS handshake with PostgreSQL got here).
+            await runtime.shutdown()
             client.cancel()
             await client.value
             throw error
