@@ -228,7 +228,9 @@ struct WorkerFlowTests {
                 settings.worker.parkedRetryInitial = .milliseconds(500)
                 settings.worker.parkedRetryMax = .seconds(1)
                 settings.worker.parkedPollInterval = .milliseconds(200)
-                settings.worker.deadlines[.counter] = .seconds(2)
+                // Counted from the message's Kafka timestamp: long enough that the worker, still
+                // joining its group when the counter request is sent, calls at least once before it.
+                settings.worker.deadlines[.counter] = .seconds(6)
             }
             let population = harness.population()
             let samples = (0..<4).map { n in Requests.sample(population) { $0.expectMatch && $0.citizenIndex % 4 == n } }
