@@ -112,6 +112,8 @@ ENV_READ_PATTERNS = (
     re.compile(r'\b(?:required|integer|flag)\(\s*"([A-Z][A-Z0-9_]*)"'),
     re.compile(r'\bvariable:\s*"([A-Z][A-Z0-9_]*)"'),
 )
+# Secrets are read as NAME or NAME_FILE (EnvironmentSecret): both count as read.
+SECRET_READ_PATTERN = re.compile(r'\b(?:secret|EnvironmentSecret\.value)\(\s*"([A-Z][A-Z0-9_]*)"')
 
 
 def variables_read(root):
@@ -121,12 +123,20 @@ def variables_read(root):
         text = open(path, encoding="utf-8").read()
         for pattern in ENV_READ_PATTERNS:
             names.update(pattern.findall(text))
+        for name in SECRET_READ_PATTERN.findall(text):
+            names.update((name, name + "_FILE"))
     return names
 
 
 def required_serve_variables(root):
     text = read(root, "Sources", "Worker", "Runtime", "ServiceSettings.swift")
-    return set(re.findall(r'\brequired\(\s*"([A-Z][A-Z0-9_]*)"\s*\)', text))
+    # Required secrets (`secret("NAME")`) may come as NAME or NAME_FILE: see missing_required.
+    return set(re.findall(r'\b(?:required|secret)\(\s*"([A-Z][A-Z0-9_]*)"\s*\)', text))
+
+
+def missing_required(required, present):
+    """Required settings absent from `present`; a secret given as NAME_FILE counts."""
+    return sorted(name for name in required if name not in present and name + "_FILE" not in present)
 
 
 def subcommands(root):
@@ -586,7 +596,7 @@ def check_environment(root):
         command = s.get("command", [])
         command = command if isinstance(command, list) else str(command).split()
         if command[:1] == ["serve"]:
-            for name in sorted(required - set(env)):
+            for name in missing_required(required, set(env)):
                 problems.append(f"deploy/compose.yaml service {n} runs serve without {name}")
         if command[:1] == ["migrate"] and "DATABASE_URL" not in env:
             problems.append(f"deploy/compose.yaml service {n} runs migrate without DATABASE_URL")
@@ -618,7 +628,7 @@ def check_environment(root):
             judge(where, names)
             args = c.get("args", c.get("command", []))
             if args[:1] == ["serve"]:
-                for name in sorted(required - names):
+                for name in missing_required(required, names):
                     problems.append(f"{where} runs serve without {name}")
             if args[:1] == ["migrate"] and "DATABASE_URL" not in names:
                 problems.append(f"{where} runs migrate without DATABASE_URL")
