@@ -10,6 +10,9 @@
 # DIR defaults to /tmp/tthc-pg-$UID. The postgres user cannot enter a root-owned
 # checkout, so data and logs live under /tmp; the port is a free loopback port.
 #
+# Optional: TTHC_PG_SYNCHRONOUS_COMMIT=on makes a commit survive a crash of the server
+# (the default, off, is fast but loses the last commits of a `crash`; fsync stays off: the
+# operating system does not crash in these tests).
 # Optional: TTHC_PG_SSL_DIR=DIR (with server.crt and server.key in it, e.g. from
 # scripts/tls-test-certs) turns TLS on (ssl=on) in a new cluster; the URL printed
 # still says sslmode=disable, choose another sslmode to use TLS.
@@ -37,7 +40,7 @@ PY
 
 launch() {
   as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $1 -k $dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    -o "-c listen_addresses=127.0.0.1 -p $1 -k $dir -c max_connections=300 -c fsync=off -c synchronous_commit=${TTHC_PG_SYNCHRONOUS_COMMIT:-off} -c full_page_writes=off" \
     start >/dev/null || { cat "$dir/server.log" >&2; die "pg_ctl start failed"; }
   for _ in $(seq 1 50); do
     "$pgbin/pg_isready" -h 127.0.0.1 -p "$1" -U postgres >/dev/null 2>&1 && break

@@ -37,7 +37,7 @@ import Worker
                 VALUES ('legacy-1', 'tthc.verdicts.v1', \(ByteBuffer(string: "k-legacy")), \(ByteBuffer(string: "{\"legacy\":1}")),
                     \(MessageHeader.jsonPairs(legacyHeaders))::jsonb)
                 """, logger: logger)
-            #expect(try await MigrationRunner(client: client, migrations: Array(Migration.all.prefix(5)), logger: logger).run() == [5])
+            #expect(try await MigrationRunner(client: client, logger: logger).run() == Array(5...Migration.all.count))
 
             let store = VerificationStore(client: client, logger: logger)
             let recorded = try await store.record(

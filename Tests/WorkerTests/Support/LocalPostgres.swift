@@ -28,7 +28,11 @@ struct OwnPostgres: Sendable {
 
     /// Runs the script and waits for it without blocking a thread of the cooperative pool.
     static func runScript(_ command: String, _ directory: String) async throws -> String {
-        let (status, output) = try await ChildProcess.run("/bin/bash", [script, command, directory], standardError: .discard)
+        // Durable commits: a crash must not take back what the worker was told was stored.
+        var environment = ProcessInfo.processInfo.environment
+        environment["TTHC_PG_SYNCHRONOUS_COMMIT"] = "on"
+        let (status, output) = try await ChildProcess.run(
+            "/bin/bash", [script, command, directory], environment: environment, standardError: .discard)
         guard status == 0 else { throw HarnessError("local-postgres.sh \(command) exited with \(status)") }
         return output
     }
