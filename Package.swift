@@ -3,12 +3,14 @@ import PackageDescription
 
 // Dependency arrows point one way:
 // CRdKafka <- Kafka; Identity <- Contract; Identity <- Registry; Registry <- Store; Telemetry <- Worker;
-// everything <- Worker <- Ops <- idverify (which only wires).
+// everything <- Worker <- Ops <- CommandSupport <- idverify (which only wires) and idverify-bench
+// (benchmarks and load generators; the only user of CKafkaBench).
 let package = Package(
     name: "tthc-identity-verifier",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "idverify", targets: ["idverify"]),
+        .executable(name: "idverify-bench", targets: ["idverify-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -131,11 +133,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What both executables share: logging bootstrap, the throwaway PostgreSQL, sample requests.
+        .target(
+            name: "CommandSupport",
+            dependencies: [
+                "Contract", "Identity", "Ops", "RegistrySimulator", "Telemetry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         .executableTarget(
             name: "idverify",
             dependencies: [
-                "Kafka", "CKafkaBench", "Identity", "Contract", "Registry", "RegistrySimulator", "Store", "Worker", "Ops",
-                "Telemetry",
+                "Kafka", "Identity", "Contract", "Registry", "RegistrySimulator", "Store", "Worker", "Ops",
+                "Telemetry", "CommandSupport",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -144,7 +157,20 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-            ]
+            ],
+        ),
+        // Benchmarks and load generators, out of the service executable (docs/benchmarks.md).
+        .executableTarget(
+            name: "idverify-bench",
+            dependencies: [
+                "Kafka", "CKafkaBench", "Identity", "Contract", "Registry", "RegistrySimulator", "Store", "Worker", "Ops",
+                "CommandSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
         ),
         .testTarget(
             name: "KafkaTests",

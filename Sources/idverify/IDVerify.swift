@@ -1,6 +1,7 @@
 import ArgumentParser
 
-/// The one executable: every subcommand only wires modules together.
+/// The service executable: every subcommand only wires modules together. Benchmarks and load
+/// generators are a separate executable, `idverify-bench`, so this one carries no benchmark code.
 @main
 struct IDVerify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,28 +13,11 @@ struct IDVerify: AsyncParsableCommand {
             MigrateCommand.self,
             BrokerCommand.self,
             RegistrySimCommand.self,
-            RegistryLoadCommand.self,
-            BenchCommand.self,
             LagCommand.self,
             StatsCommand.self,
             DeadLettersCommand.self,
             VerdictCommand.self,
             AuditCommand.self,
-        ]
-    )
-}
-
-/// `idverify bench ...`: benchmarks print figures; they are never timed tests.
-struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Measure throughput of the parts of the service on this machine.",
-        subcommands: [
-            BenchKafkaCommand.self,
-            BenchContractCommand.self,
-            BenchRegistryCommand.self,
-            BenchWorkerCommand.self,
-            BenchStatsCommand.self,
         ]
     )
 }

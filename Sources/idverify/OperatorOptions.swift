@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Contract
 import Foundation
 import Kafka
@@ -75,21 +76,6 @@ func withOperatorPostgres<Result: Sendable>(
     }
 }
 
-/// A missing or bad setting is a usage error naming the setting.
-func settingOrExit<T>(_ body: () throws(SettingError) -> T) throws -> T {
-    do {
-        return try body()
-    } catch {
-        throw ValidationError(error.message)
-    }
-}
-
-/// A quiet logger for operator commands: their output is the table, not log lines.
-func operatorLogger(_ label: String) -> Logger {
-    var logger = Logger(label: label)
-    logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .error
-    return logger
-}
 
 /// An instant as support staff read it: RFC 3339 in Viet Nam time (UTC+7, no daylight saving).
 func vietnamTime(_ date: Date) -> String {

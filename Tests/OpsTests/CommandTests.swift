@@ -99,12 +99,12 @@ struct CommandTests {
         }
     }
 
-    @Test("idverify bench stats loads, builds the rollup, checks it against a recount and times the queries")
+    @Test("idverify-bench stats loads, builds the rollup, checks it against a recount and times the queries")
     func benchStats() async throws {
         let url = try OpsTestEnvironment.databaseURL()
         let result = try await OpsTestEnvironment.runIDVerify(
-            ["bench", "stats", "--dossiers", "3000", "--agencies", "5", "--repetitions", "3", "--batches", "2"],
-            environment: ["DATABASE_URL": url])
+            ["stats", "--dossiers", "3000", "--agencies", "5", "--repetitions", "3", "--batches", "2"],
+            environment: ["DATABASE_URL": url], executable: "idverify-bench")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("check: recount from raw events (the old query) took"))
         #expect(result.stdout.contains("; rollup equal"))

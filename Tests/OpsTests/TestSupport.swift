@@ -112,32 +112,38 @@ enum OpsTestEnvironment {
         throw TestFailure("timed out: \(what)")
     }
 
-    /// The `idverify` executable built beside this test bundle (`<scratch>/debug/idverify`).
-    static func idverifyBinary(sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
+    /// The `idverify` executable (or `idverify-bench`, with `name`) built beside this test bundle
+    /// (`<scratch>/debug/idverify`); `IDVERIFY_BINARY` overrides, and `idverify-bench` is then
+    /// looked for beside it.
+    static func idverifyBinary(named name: String = "idverify", sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
         if let override = ProcessInfo.processInfo.environment["IDVERIFY_BINARY"] {
-            return URL(fileURLWithPath: override)
+            let binary = URL(fileURLWithPath: override)
+            return name == "idverify" ? binary : binary.deletingLastPathComponent().appendingPathComponent(name)
         }
         var candidates: [URL] = []
         let selfExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        candidates.append(selfExecutable.deletingLastPathComponent().appendingPathComponent("idverify"))
+        candidates.append(selfExecutable.deletingLastPathComponent().appendingPathComponent(name))
         if let argument = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: argument).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("idverify"))
+            candidates.append(URL(fileURLWithPath: argument).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent(name))
         }
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("idverify"))
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(name))
         for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
             return candidate
         }
         Issue.record(
-            "The idverify executable was not found (looked at \(candidates.map(\.path).joined(separator: ", "))). Build it with `swift build --product idverify` using the same scratch path as the tests, or set IDVERIFY_BINARY.",
+            "The \(name) executable was not found (looked at \(candidates.map(\.path).joined(separator: ", "))). Build it with `swift build --product \(name)` using the same scratch path as the tests, or set IDVERIFY_BINARY.",
             sourceLocation: sourceLocation)
-        throw TestFailure("idverify executable missing")
+        throw TestFailure("\(name) executable missing")
     }
 
-    /// Runs `idverify` with these arguments and environment (replacing the settings the commands
-    /// read, so the developer's own environment does not leak in).
-    static func runIDVerify(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandResult {
+    /// Runs `idverify` (or `idverify-bench`, with `executable`) with these arguments and
+    /// environment (replacing the settings the commands read, so the developer's own environment
+    /// does not leak in).
+    static func runIDVerify(
+        _ arguments: [String], environment: [String: String] = [:], executable: String = "idverify"
+    ) async throws -> CommandResult {
         let process = Process()
-        process.executableURL = try idverifyBinary()
+        process.executableURL = try idverifyBinary(named: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for key in ["KAFKA_BROKERS", "KAFKA_GROUP_ID", "TOPIC_PREFIX", "DATABASE_URL"] { env[key] = nil }

@@ -141,13 +141,13 @@ extension RegistryIntegrationTests {
             }
         }
 
-        /// Three worker processes (`idverify registry-load`), one simulator process, one quota in
+        /// Three worker processes (`idverify-bench registry-load`), one simulator process, one quota in
         /// PostgreSQL: the simulator never sees more than the limit in any one-second window, and
         /// the fleet uses at least 95 % of it.
         @Test func threeProcessesShareTheFleetLimit() async throws {
             let limit = 300
             let databaseURL = try TestEnvironment.databaseURL()
-            let binary = try TestEnvironment.idverifyBinary()
+            let binary = try TestEnvironment.idverifyBinary(named: "idverify-bench")
             let simulator = try await SimulatorProcess.start(extraArguments: ["--quota", String(limit)])
             do {
                 let quotaName = "test-\(UUID().uuidString)"

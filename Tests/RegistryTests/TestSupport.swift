@@ -44,27 +44,30 @@ enum TestEnvironment {
         try DatabaseURL.parse(url)
     }
 
-    /// The `idverify` executable built beside this test bundle (`<scratch>/debug/idverify`).
-    static func idverifyBinary(sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
+    /// The `idverify` executable (or `idverify-bench`, with `name`) built beside this test bundle
+    /// (`<scratch>/debug/idverify`); `IDVERIFY_BINARY` overrides, and `idverify-bench` is then
+    /// looked for beside it.
+    static func idverifyBinary(named name: String = "idverify", sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
         if let override = ProcessInfo.processInfo.environment["IDVERIFY_BINARY"] {
-            return URL(fileURLWithPath: override)
+            let binary = URL(fileURLWithPath: override)
+            return name == "idverify" ? binary : binary.deletingLastPathComponent().appendingPathComponent(name)
         }
         var candidates: [URL] = []
         let selfExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        candidates.append(selfExecutable.deletingLastPathComponent().appendingPathComponent("idverify"))
+        candidates.append(selfExecutable.deletingLastPathComponent().appendingPathComponent(name))
         if let argument = CommandLine.arguments.first {
             let runner = URL(fileURLWithPath: argument).resolvingSymlinksInPath()
-            candidates.append(runner.deletingLastPathComponent().appendingPathComponent("idverify"))
+            candidates.append(runner.deletingLastPathComponent().appendingPathComponent(name))
         }
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("idverify"))
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(name))
         for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
             return candidate
         }
         let searched = candidates.map(\.path).joined(separator: ", ")
         Issue.record(
-            "The idverify executable was not found (looked at \(searched)). Build it with `swift build --product idverify` using the same scratch path as the tests, or set IDVERIFY_BINARY.",
+            "The \(name) executable was not found (looked at \(searched)). Build it with `swift build --product \(name)` using the same scratch path as the tests, or set IDVERIFY_BINARY.",
             sourceLocation: sourceLocation)
-        throw TestFailure("idverify executable missing")
+        throw TestFailure("\(name) executable missing")
     }
 
     /// Simulator settings for tests: a small population, a free port.

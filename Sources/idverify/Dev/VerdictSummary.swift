@@ -1,3 +1,4 @@
+import CommandSupport
 import Contract
 import Foundation
 import Kafka

@@ -4,7 +4,7 @@ import Foundation
 import Kafka
 import Logging
 
-/// `idverify bench kafka`: the Swift Kafka layer beside librdkafka's C client,
+/// `idverify-bench kafka`: the Swift Kafka layer beside librdkafka's C client,
 /// on the same embedded broker, in one run.
 struct BenchKafkaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

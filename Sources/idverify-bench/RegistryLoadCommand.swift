@@ -6,7 +6,7 @@ import Registry
 import RegistrySimulator
 import Store
 
-/// `idverify registry-load` (hidden): drives a registry with verify calls through the full
+/// `idverify-bench registry-load`: drives a registry with verify calls through the full
 /// resilient client, for a fixed time, sharing a rate limit with other processes through
 /// PostgreSQL (`--database-url`) or limiting locally; prints one JSON line of counts.
 ///
@@ -15,8 +15,7 @@ import Store
 struct RegistryLoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registry-load",
-        abstract: "Load a registry through the resilient client under a local or fleet-wide rate limit (for tests).",
-        shouldDisplay: false
+        abstract: "Load a registry through the resilient client under a local or fleet-wide rate limit (for tests)."
     )
 
     @Option(help: "The registry's base URL.")

@@ -9,7 +9,7 @@ import Glibc
 import Darwin
 #endif
 
-/// `idverify bench contract`: how many request values one thread reads and validates per second.
+/// `idverify-bench contract`: how many request values one thread reads and validates per second.
 ///
 /// The corpus is built first (synthetic people, all three channels, names in NFC, and with
 /// `--awkward-percent` some in NFD with full-width or grouped id numbers, plus

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Contract
 import CoreMetrics
 import Foundation
@@ -11,7 +12,7 @@ import Synchronization
 import PostgresNIO
 import Worker
 
-/// `idverify bench worker`: the whole pipeline on this machine — embedded
+/// `idverify-bench worker`: the whole pipeline on this machine — embedded
 /// broker, PostgreSQL, the simulator, the worker in this process.
 /// 1. throughput: a backlog of requests, verdicts per second with the simulator answering at once;
 /// 2. quota: registry latency 100–200 ms, a rate limit, the simulator's busiest second and the mean rate;
@@ -128,7 +129,7 @@ struct BenchWorkerCommand: AsyncParsableCommand {
     private func requests(_ count: Int, from start: Int, population: SyntheticPopulation, topics: Topics) -> [KafkaOutgoingMessage] {
         (start..<(start + count)).map { i in
             let channel = Contract.Channel.allCases[i % 3]
-            let request = SampleTraffic.request(sample: population.sample(i), channel: channel, number: i, recipientKey: nil)
+            let request = SampleRequests.request(sample: population.sample(i), channel: channel, number: i, recipientKey: nil)
             // Each request carries its portal's trace context, as the contract asks of portals.
             let traceparent = "00-\(Self.hex(UInt64(i), 32))-\(Self.hex(UInt64(i) &* 0x9E37_79B9, 16))-01"
             return KafkaOutgoingMessage(

@@ -10,7 +10,7 @@ import Glibc
 import Darwin
 #endif
 
-/// `idverify bench registry`: the simulator's ceiling in requests per second on loopback, and the
+/// `idverify-bench registry`: the simulator's ceiling in requests per second on loopback, and the
 /// registry client's overhead per call.
 ///
 /// 1. **Ceiling**: a simulator (`idverify registry-sim` started as a child process, or `--url` for
@@ -246,15 +246,22 @@ struct RegistryBenchResult {
     }
 }
 
-/// `idverify registry-sim` as a child process of this one, on a free port.
+/// `idverify registry-sim` as a child process of this one, on a free port: the `idverify` built
+/// beside this executable (SwiftPM puts both products in one folder).
 struct RegistryBenchSimulatorProcess {
     let process: Process
     let port: Int
 
     static func start(token: String, population: Int) async throws -> RegistryBenchSimulatorProcess {
         let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("bench-registry-\(UUID().uuidString).port")
+        let service = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("idverify")
+        guard FileManager.default.isExecutableFile(atPath: service.path) else {
+            throw RegistryBenchError(
+                description: "\(service.path) not found: build idverify too (swift build -c release), or pass --url or --in-process")
+        }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.executableURL = service
         process.arguments = [
             "registry-sim", "--port", "0", "--port-file", portFile.path, "--token", token,
             "--population", String(population), "--log-level", "warning",

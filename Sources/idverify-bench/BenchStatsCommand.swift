@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Contract
 import Foundation
 import Logging
@@ -6,7 +7,7 @@ import Ops
 import PostgresNIO
 import Store
 
-/// `idverify bench stats`: the processing board at a province's scale. Loads a year of dossier
+/// `idverify-bench stats`: the processing board at a province's scale. Loads a year of dossier
 /// events into a throwaway database (`bench_stats_<random>` on the `DATABASE_URL` server, or a
 /// local cluster; dropped at the end unless `--keep`), then times the board's queries.
 ///
