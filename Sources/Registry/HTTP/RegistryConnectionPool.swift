@@ -148,7 +148,9 @@ final class RegistryConnectionPool: @unchecked Sendable {
 
     private func connectFailed(_ error: any Error) {
         self.connecting -= 1
-        self.logger.debug("registry connection could not be opened", metadata: ["registry.error": "\(type(of: error))"])
+        self.logger.debug(
+            "registry connection could not be opened",
+            metadata: .registry([.errorCode: .string(RegistryError.Code.connectionFailed.description)]))
         // Nothing else can take the waiting calls: they fail now (the resilient client retries).
         guard self.open.isEmpty, self.connecting == 0 else { return }
         while let call = self.waiting.popFirst() {
