@@ -38,6 +38,22 @@ struct NIOHTTPTransportTests {
         }
     }
 
+    @Test("a connection idle for longer than idleTimeout is closed; the next call opens another")
+    func idleTimeout() async throws {
+        try await ScriptedRegistry.with { server in
+            var configuration = HTTPRegistryClient.Configuration(baseURL: "http://127.0.0.1:\(server.port)", token: "t")
+            configuration.idleTimeout = .milliseconds(200)
+            let client = try HTTPRegistryClient(configuration: configuration, backgroundLogger: TestEnvironment.logger)
+            #expect(try await client.verify(Self.query, deadline: .now + .seconds(5)).match)
+            #expect(server.stats.open == 1)
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(server.stats.open == 0, "closed after the idle timeout")
+            #expect(try await client.verify(Self.query, deadline: .now + .seconds(5)).match)
+            #expect(server.stats.accepted == 2)
+            try await client.shutdown()
+        }
+    }
+
     @Test("a call past its deadline fails as a timeout, its connection is dropped, the next call works")
     func deadline() async throws {
         try await ScriptedRegistry.with(script: { index in index == 0 ? .answer(delay: .seconds(3)) : .answer() }) { server in

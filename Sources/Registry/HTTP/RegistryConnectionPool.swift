@@ -229,7 +229,9 @@ final class RegistryConnectionPool: @unchecked Sendable {
     /// Closes connections idle for longer than the idle timeout, checked every half of it.
     private func startSweep() {
         let period = max(TimeAmount.nanoseconds(self.idleTimeout.nanoseconds / 2), .milliseconds(100))
-        self.sweep = self.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [self] _ in
+        // Weak: a client dropped without `shutdown()` does not keep its pool alive through the timer.
+        self.sweep = self.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] task in
+            guard let self else { return task.cancel() }
             let cutoff = NIODeadline.now() - self.idleTimeout
             for connection in self.idle where connection.lastUsed < cutoff {
                 connection.close()
