@@ -23,10 +23,20 @@ extension HTTPRegistryClient {
         /// its key (PEM) for mutual TLS, both or neither. Default: `nil`.
         public var clientCertificateFile: String?
         public var clientKeyFile: String?
-        /// Connections to the registry at most, which is also the most calls in flight.
-        /// Default: `128` (`REGISTRY_CONCURRENCY`). Give ``FairScheduler/Configuration/maxConcurrentCalls``
+        /// Calls in flight at most (`REGISTRY_CONCURRENCY`), and the connection bound unless
+        /// ``connections`` is set. Default: `128`. Give ``FairScheduler/Configuration/maxConcurrentCalls``
         /// the same value.
         public var concurrency: Int
+        /// `REGISTRY_HTTP_CONNECTIONS`: keep-alive connections to the registry at most. They are
+        /// opened only when every open one is busy, so at a low latency few are open whatever the
+        /// bound; the bound matters when answers are slow (calls in flight = rate × latency).
+        /// Default: `nil`, meaning ``concurrency``, so that connections × ``pipelining`` never holds
+        /// back calls the scheduler lets through.
+        public var connections: Int?
+        /// `REGISTRY_HTTP_PIPELINING`: requests in flight on one connection (HTTP/1.1 pipelining).
+        /// A connection gets a second request only when the bound of connections is reached.
+        /// Default: `1` (no pipelining: gateways and proxies often mishandle it).
+        public var pipelining: Int = 1
         /// Time allowed to open a connection (TCP and TLS). Default: 2 s.
         public var connectTimeout: Duration
         /// Idle connections are closed after this. Default: 60 s.
@@ -87,9 +97,24 @@ extension HTTPRegistryClient {
                 throw RegistryConfigurationError("REGISTRY_TOKEN must not contain spaces or line breaks")
             }
             guard self.concurrency >= 1 else { throw RegistryConfigurationError("REGISTRY_CONCURRENCY must be at least 1") }
+            if let connections = self.connections, connections < 1 {
+                throw RegistryConfigurationError("REGISTRY_HTTP_CONNECTIONS must be at least 1")
+            }
+            guard (1...Self.maxPipelining).contains(self.pipelining) else {
+                throw RegistryConfigurationError("REGISTRY_HTTP_PIPELINING must be in 1...\(Self.maxPipelining)")
+            }
+            guard (try? self.parsedURL()) != nil else {
+                throw RegistryConfigurationError("REGISTRY_URL must be an https:// URL with a host (http:// only for a loopback host)")
+            }
             guard self.connectTimeout > .zero else { throw RegistryConfigurationError("registry connectTimeout must be positive") }
             guard self.maxResponseBytes >= 1_024 else { throw RegistryConfigurationError("registry maxResponseBytes must be at least 1 KiB") }
         }
+
+        /// The largest ``pipelining`` accepted.
+        public static let maxPipelining = 128
+
+        /// The bound of connections in effect: ``connections``, else ``concurrency``.
+        public var maxConnections: Int { self.connections ?? self.concurrency }
 
         /// Whether `url`'s host is a loopback address or `localhost`.
         static func isLoopback(_ url: String) -> Bool {
@@ -100,8 +125,8 @@ extension HTTPRegistryClient {
             return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
         }
 
-        /// The TLS settings for AsyncHTTPClient: the CA file and client certificate when given, else
-        /// `nil` (AsyncHTTPClient's default, the system's trust store).
+        /// The TLS settings from the CA file and client certificate when given, else `nil` (the
+        /// defaults: the system's trust store, no client certificate).
         public func tlsConfiguration() throws -> TLSConfiguration? {
             guard self.caFile != nil || self.clientCertificateFile != nil else { return nil }
             var tls = TLSConfiguration.makeClientConfiguration()
@@ -120,6 +145,36 @@ extension HTTPRegistryClient {
                     "REGISTRY_CLIENT_CERT_FILE or REGISTRY_CLIENT_KEY_FILE is not a PEM certificate chain / key: \(error)")
             }
             return tls
+        }
+
+        /// The parts of ``baseURL`` a connection needs.
+        struct ParsedURL: Sendable {
+            var isTLS: Bool
+            /// Without brackets for IPv6.
+            var host: String
+            var port: Int
+            /// `Host` header value: as the URL gives it (with the port if it gives one).
+            var hostHeader: String
+            /// Path before `/v1/...`, without a trailing slash (often empty).
+            var pathPrefix: String
+            var isIPAddress: Bool
+        }
+
+        func parsedURL() throws -> ParsedURL {
+            guard let components = URLComponents(string: self.trimmedBaseURL), let scheme = components.scheme?.lowercased(),
+                scheme == "http" || scheme == "https", var host = components.host, !host.isEmpty
+            else {
+                throw RegistryConfigurationError("REGISTRY_URL must be an https:// URL with a host (http:// only for a loopback host)")
+            }
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            let isTLS = scheme == "https"
+            let port = components.port ?? (isTLS ? 443 : 80)
+            let bracketed = host.contains(":") ? "[\(host)]" : host
+            let isIP = host.contains(":") || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
+            return ParsedURL(
+                isTLS: isTLS, host: host, port: port,
+                hostHeader: components.port.map { "\(bracketed):\($0)" } ?? bracketed,
+                pathPrefix: components.percentEncodedPath, isIPAddress: isIP)
         }
 
         /// The base URL without trailing slashes.

@@ -1,77 +1,77 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+import NIOSSL
 import Tracing
 
-/// The registry's JSON-over-HTTP API (contract section 5) through AsyncHTTPClient: one call per
-/// invocation, a connection pool of ``Configuration/concurrency`` connections, the bearer token on
-/// every request, and the per-call deadline given by the caller.
+/// The registry's JSON-over-HTTP API (contract section 5) on SwiftNIO: NIOHTTP1's client codec over
+/// a pool of keep-alive connections on one event loop (``RegistryConnectionPool``), TLS through
+/// NIOSSL, the bearer token on every request, and the per-call deadline given by the caller. One
+/// call per invocation; no task is created per call.
 ///
 /// Wrap it in ``ResilientRegistryClient`` for retries, circuit breaking, rate limiting and fair
 /// scheduling. Call ``shutdown()`` before dropping it.
 public final class HTTPRegistryClient: RegistryClient {
     public let configuration: Configuration
-    private let httpClient: HTTPClient
-    private let urls: [RegistryEndpoint: String]
-    private let headers: [(name: String, value: String)]
+    private let pool: RegistryConnectionPool
+    private let paths: [RegistryEndpoint: String]
+    private let headers: HTTPHeaders
     private let token: RegistryTokenSource
-    private let logger: Logger
     private let tracer: any Tracer
 
     /// - Parameters:
     ///   - configuration: Where the registry is and how to talk to it.
-    ///   - eventLoopGroup: Where the connections live. Default: AsyncHTTPClient's shared group.
+    ///   - eventLoopGroup: The connections live on one loop of it. Default: NIO's shared group.
     ///   - backgroundLogger: For connection-level events; calls log to the logger of the caller.
     ///   - tracer: Injects the caller's trace context (`traceparent`) into every call. Default:
     ///     the bootstrapped tracer.
     /// - Throws: ``RegistryConfigurationError`` when the configuration is invalid.
     public init(
         configuration: Configuration,
-        eventLoopGroup: any EventLoopGroup = HTTPClient.defaultEventLoopGroup,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         backgroundLogger: Logger,
         tracer: any Tracer = InstrumentationSystem.tracer
     ) throws {
         try configuration.validate()
         self.configuration = configuration
-        self.logger = backgroundLogger
-
-        var clientConfiguration = HTTPClient.Configuration()
-        clientConfiguration.timeout = .init(connect: TimeAmount(configuration.connectTimeout))
-        clientConfiguration.connectionPool = .init(
-            idleTimeout: TimeAmount(configuration.idleTimeout),
-            concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.concurrency
-        )
-        clientConfiguration.tlsConfiguration = try configuration.tlsConfiguration()
-        clientConfiguration.redirectConfiguration = .disallow
-        clientConfiguration.decompression = .disabled
-        // No span of AsyncHTTPClient's own: the caller's span (ResilientRegistryClient's
-        // `registry.verify|lookup`) is injected below. AsyncHTTPClient's per-request span and its
-        // attributes were ~3 % of the worker's CPU in the throughput benchmark.
-        clientConfiguration.tracing.tracer = nil
         self.tracer = tracer
-        self.httpClient = HTTPClient(
-            eventLoopGroup: eventLoopGroup,
-            configuration: clientConfiguration,
-            backgroundActivityLogger: backgroundLogger
-        )
 
-        let base = configuration.trimmedBaseURL
-        self.urls = Dictionary(uniqueKeysWithValues: RegistryEndpoint.allCases.map { ($0, base + $0.path) })
+        let url = try configuration.parsedURL()
+        var tls: NIOSSLContext?
+        if url.isTLS {
+            let tlsConfiguration = try configuration.tlsConfiguration() ?? .makeClientConfiguration()
+            do {
+                tls = try NIOSSLContext(configuration: tlsConfiguration)
+            } catch {
+                throw RegistryConfigurationError(
+                    "REGISTRY_CA_FILE, REGISTRY_CLIENT_CERT_FILE or REGISTRY_CLIENT_KEY_FILE cannot be used for TLS: \(error)")
+            }
+        }
+        self.pool = RegistryConnectionPool(
+            eventLoop: eventLoopGroup.next(),
+            target: .init(host: url.host, port: url.port, tls: tls, serverHostname: url.isIPAddress ? nil : url.host),
+            maxConnections: configuration.maxConnections, pipeliningDepth: configuration.pipelining,
+            maxResponseBytes: configuration.maxResponseBytes,
+            connectTimeout: TimeAmount(configuration.connectTimeout), idleTimeout: TimeAmount(configuration.idleTimeout),
+            logger: backgroundLogger)
+
+        self.paths = Dictionary(uniqueKeysWithValues: RegistryEndpoint.allCases.map { ($0, url.pathPrefix + $0.path) })
         self.token = RegistryTokenSource(
             token: configuration.token, file: configuration.tokenFile, interval: configuration.tokenCheckInterval,
             logger: backgroundLogger)
         self.headers = [
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-            ("User-Agent", configuration.userAgent),
+            "Host": url.hostHeader,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": configuration.userAgent,
         ]
     }
 
-    /// Closes the connections. Calls made afterwards fail.
+    /// Closes the connections. Calls made afterwards fail with ``RegistryError/Code/shutDown``.
     public func shutdown() async throws {
-        try await self.httpClient.shutdown()
+        try await self.pool.shutdown().get()
     }
 
     public func verify(_ query: RegistryQuery, deadline: ContinuousClock.Instant) async throws -> VerifyResult {
@@ -93,61 +93,54 @@ public final class HTTPRegistryClient: RegistryClient {
         deadline: ContinuousClock.Instant,
         as: Answer.Type
     ) async throws -> Answer {
-        var request = HTTPClientRequest(url: self.urls[endpoint]!)
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(self.token.current())")
-        for header in self.headers { request.headers.add(name: header.name, value: header.value) }
-        if let context = ServiceContext.current {
-            self.tracer.inject(context, into: &request.headers, using: HTTPHeadersInjector())
-        }
-        request.body = .bytes(RegistryJSON.body(query))
-
         let remaining = ContinuousClock.now.duration(to: deadline)
         guard remaining > .zero else { throw RegistryError(code: .timeout, endpoint: endpoint) }
 
+        let body = RegistryJSON.body(query)
+        var headers = self.headers
+        headers.add(name: "Authorization", value: "Bearer \(self.token.current())")
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        if let context = ServiceContext.current {
+            self.tracer.inject(context, into: &headers, using: HTTPHeadersInjector())
+        }
+        let call = RegistryHTTPCall(
+            head: HTTPRequestHead(version: .http1_1, method: .POST, uri: self.paths[endpoint]!, headers: headers),
+            body: body, endpoint: endpoint, deadline: .now() + TimeAmount(remaining))
+
+        let response: RegistryHTTPResponse
         do {
-            // No per-request logger: AsyncHTTPClient's request-level trace events are not wanted,
-            // and attaching its metadata to every call cost CPU. Connection events still go to
-            // the background logger.
-            let response = try await self.httpClient.execute(request, deadline: .now() + TimeAmount(remaining), logger: nil)
-            let status = Int(response.status.code)
-            let buffer: ByteBuffer
-            do {
-                buffer = try await response.body.collect(upTo: self.configuration.maxResponseBytes)
-            } catch is NIOTooManyBytesError {
-                throw RegistryError(code: .invalidResponse, endpoint: endpoint, httpStatus: status)
-            }
-            guard status == 200 else {
-                let retryAfter = response.headers.first(name: "retry-after").flatMap(Self.parseRetryAfter)
-                throw RegistryError(httpStatus: status, endpoint: endpoint, retryAfter: retryAfter)
-            }
-            if Answer.self == VerifyResult.self, let plain = RegistryJSON.plainVerifyAnswer(buffer) {
-                return plain as! Answer
-            }
-            do {
-                return try JSONDecoder().decode(Answer.self, from: Data(buffer.readableBytesView))
-            } catch {
-                throw RegistryError(code: .invalidResponse, endpoint: endpoint, httpStatus: status, underlying: error)
+            let pool = self.pool
+            response = try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation { continuation in
+                    call.continuation = continuation
+                    pool.submit(call)
+                }
+            } onCancel: {
+                pool.cancel(call)
             }
         } catch let error as RegistryError {
             throw error
-        } catch let error as HTTPClientError {
-            if Task.isCancelled { throw CancellationError() }
-            throw RegistryError(code: Self.code(for: error), endpoint: endpoint, underlying: error)
         } catch {
-            if Task.isCancelled || error is CancellationError { throw CancellationError() }
-            throw RegistryError(code: .connectionFailed, endpoint: endpoint, underlying: error)
+            throw CancellationError()  // the pool fails calls with RegistryError or CancellationError only
         }
+        return try Self.answer(response, endpoint: endpoint, as: Answer.self)
     }
 
-    private static func code(for error: HTTPClientError) -> RegistryError.Code {
-        switch error {
-        case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
-            .getConnectionFromPoolTimeout, .cancelled:
-            // AsyncHTTPClient reports its own deadline as a cancellation of the request.
-            .timeout
-        default:
-            .connectionFailed
+    /// The answer for a registry response, or the error its status means (contract section 5).
+    static func answer<Answer: Decodable>(_ response: RegistryHTTPResponse, endpoint: RegistryEndpoint, as: Answer.Type) throws -> Answer {
+        let status = response.status
+        if response.tooLarge { throw RegistryError(code: .invalidResponse, endpoint: endpoint, httpStatus: status) }
+        guard status == 200 else {
+            let retryAfter = response.retryAfter.flatMap(Self.parseRetryAfter)
+            throw RegistryError(httpStatus: status, endpoint: endpoint, retryAfter: retryAfter)
+        }
+        if Answer.self == VerifyResult.self, let plain = RegistryJSON.plainVerifyAnswer(response.body) {
+            return plain as! Answer
+        }
+        do {
+            return try JSONDecoder().decode(Answer.self, from: Data(response.body.readableBytesView))
+        } catch {
+            throw RegistryError(code: .invalidResponse, endpoint: endpoint, httpStatus: status, underlying: error)
         }
     }
 

@@ -51,6 +51,8 @@ public struct ServiceSettings: Sendable {
         configuration.caFile = registryCAFile
         configuration.clientCertificateFile = registryClientCertFile
         configuration.clientKeyFile = registryClientKeyFile
+        configuration.connections = registryHTTPConnections
+        configuration.pipelining = registryHTTPPipelining
         return configuration
     }
     /// `REGISTRY_TOKEN`, or the content of `REGISTRY_TOKEN_FILE`. Required.
@@ -67,6 +69,12 @@ public struct ServiceSettings: Sendable {
     /// not always (quota use 89.6–97.0 % of 300/s with 64, 96.9–97.0 % with 128; docs/benchmarks.md).
     public var registryConcurrency = ServiceSettings.defaultRegistryConcurrency
     public static let defaultRegistryConcurrency = 128
+    /// `REGISTRY_HTTP_CONNECTIONS`: keep-alive connections to the registry at most, opened only
+    /// when all open ones are busy. Default: none (= `REGISTRY_CONCURRENCY`). docs/registry.md.
+    public var registryHTTPConnections: Int?
+    /// `REGISTRY_HTTP_PIPELINING`: requests in flight per registry connection (HTTP/1.1 pipelining,
+    /// used only once the connection bound is reached). Default: 1 (off). docs/registry.md.
+    public var registryHTTPPipelining = 1
     /// `REGISTRY_RATE_MARGIN_MS`: slack kept under the rate limit for clock and scheduling
     /// error. Default: 30 ms.
     public var registryRateMargin: Duration = .milliseconds(30)
@@ -187,6 +195,10 @@ public struct ServiceSettings: Sendable {
             settings.registryLimiter = limiter
         }
         if let concurrency = try integer("REGISTRY_CONCURRENCY", 1...4_096) { settings.registryConcurrency = concurrency }
+        if let n = try integer("REGISTRY_HTTP_CONNECTIONS", 1...4_096) { settings.registryHTTPConnections = n }
+        if let n = try integer("REGISTRY_HTTP_PIPELINING", 1...HTTPRegistryClient.Configuration.maxPipelining) {
+            settings.registryHTTPPipelining = n
+        }
         if let ms = try integer("REGISTRY_RATE_MARGIN_MS", 1...999) { settings.registryRateMargin = .milliseconds(ms) }
         if let ms = try integer("REGISTRY_TIMEOUT_MS", 1...600_000) { settings.registryClient.callTimeout = .milliseconds(ms) }
         if let n = try integer("REGISTRY_MAX_ATTEMPTS", 1...20) { settings.registryClient.retry.maxAttempts = n }

@@ -121,8 +121,8 @@ public struct WorkerService: Service {
             try await runtime.migrate(logger: logger)
             try await runtime.worker.run()
         } catch {
-            // Close the registry client here too: AsyncHTTPClient traps when one is dropped open
-            // (a start-up failure such as a refused TLS handshake with PostgreSQL got here).
+            // Close the registry client here too, so its connections and idle timer do not outlive
+            // it (a start-up failure such as a refused TLS handshake with PostgreSQL got here).
             await runtime.shutdown()
             client.cancel()
             await client.value
