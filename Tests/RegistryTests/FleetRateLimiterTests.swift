@@ -115,6 +115,36 @@ extension RegistryIntegrationTests {
             }
         }
 
+        /// At a high limit and a demand far below it most leased slots expire unused; the batch
+        /// still does not shrink below half its ceiling, so leases stay few (halving per expired
+        /// slot made them ~140 per second at 5,800 calls/s).
+        @Test func sparseUseAtAHighLimitKeepsLeasesLarge() async throws {
+            try await TestEnvironment.withPostgres { postgres in
+                try await MigrationRunner(client: postgres, logger: TestEnvironment.logger).run()
+                let limiter = try FleetRateLimiter(
+                    client: postgres, configuration: .init(rateLimit: .init(callsPerSecond: 100_000), quotaName: "test-\(UUID().uuidString)"),
+                    logger: TestEnvironment.logger)
+                let start = ContinuousClock.now
+                let end = start + .seconds(1)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<32 {
+                        group.addTask {
+                            while ContinuousClock.now < end {
+                                _ = try await limiter.acquire()
+                                try await Task.sleep(for: .milliseconds(10))
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let elapsed = Self.milliseconds(ContinuousClock.now - start)
+                let statistics = limiter.statistics
+                print("fleet limiter at 100000/s, sparse: \(statistics.slotsUsed) used, \(statistics.slotsSkipped) skipped, \(statistics.leases) leases in \(Int(elapsed)) ms")
+                // A lease spans at least ~15 ms of the schedule: at most ~67 per second, with room for a loaded machine.
+                #expect(statistics.leases <= Int(elapsed / 15 * 1.5) + 10)
+            }
+        }
+
         /// The default batch: 32 at low limits, as before; scaled with the limit, within bounds, above.
         @Test func defaultBatchScalesWithTheLimit() async throws {
             try await TestEnvironment.withPostgres { postgres in

@@ -384,6 +384,11 @@ public struct VerificationStore: Sendable {
 
     /// The SQL state and server message of a PostgreSQL error (no bound values).
     static func describe(_ error: any Error) -> String {
+        if let error = error as? PostgresTransactionError,
+            let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
+        {
+            return describe(inner)
+        }
         guard let error = error as? PSQLError else { return String(describing: type(of: error)) }
         let state = error.serverInfo?[.sqlState] ?? "-"
         let message = error.serverInfo?[.message] ?? "\(error.code)"
