@@ -82,6 +82,88 @@ extension RegistryIntegrationTests {
             }
         }
 
+        /// At a high limit a lease covers many slots: a burst of acquisitions costs a few round
+        /// trips, not one per 32 calls (with 32-slot leases this burst needed at least 625).
+        @Test func leasesScaleWithAHighLimit() async throws {
+            let limit = 100_000
+            let burst = 20_000
+            try await TestEnvironment.withPostgres { postgres in
+                try await MigrationRunner(client: postgres, logger: TestEnvironment.logger).run()
+                let limiter = try FleetRateLimiter(
+                    client: postgres, configuration: .init(rateLimit: .init(callsPerSecond: limit), quotaName: "test-\(UUID().uuidString)"),
+                    logger: TestEnvironment.logger)
+                #expect(limiter.maxSlotsPerLease > 1_000)
+                let acquired = Locked(0)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<64 {
+                        group.addTask {
+                            while acquired.withLock({ n in
+                                if n >= burst { return false }
+                                n += 1
+                                return true
+                            }) {
+                                _ = try await limiter.acquire()
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let statistics = limiter.statistics
+                print("fleet limiter at \(limit)/s: \(burst) slots in \(statistics.leases) leases (\(statistics.slotsSkipped) skipped)")
+                #expect(statistics.slotsUsed == burst)
+                #expect(statistics.leases <= (burst + 127) / 128, "\(statistics.leases) lease round trips for \(burst) slots")
+            }
+        }
+
+        /// At a high limit and a demand far below it most leased slots expire unused; the batch
+        /// still does not shrink below half its ceiling, so leases stay few (halving per expired
+        /// slot made them ~140 per second at 5,800 calls/s).
+        @Test func sparseUseAtAHighLimitKeepsLeasesLarge() async throws {
+            try await TestEnvironment.withPostgres { postgres in
+                try await MigrationRunner(client: postgres, logger: TestEnvironment.logger).run()
+                let limiter = try FleetRateLimiter(
+                    client: postgres, configuration: .init(rateLimit: .init(callsPerSecond: 100_000), quotaName: "test-\(UUID().uuidString)"),
+                    logger: TestEnvironment.logger)
+                let start = ContinuousClock.now
+                let end = start + .seconds(1)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<32 {
+                        group.addTask {
+                            while ContinuousClock.now < end {
+                                _ = try await limiter.acquire()
+                                try await Task.sleep(for: .milliseconds(10))
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let elapsed = Self.milliseconds(ContinuousClock.now - start)
+                let statistics = limiter.statistics
+                print("fleet limiter at 100000/s, sparse: \(statistics.slotsUsed) used, \(statistics.slotsSkipped) skipped, \(statistics.leases) leases in \(Int(elapsed)) ms")
+                // A lease spans at least ~15 ms of the schedule: at most ~67 per second, with room for a loaded machine.
+                #expect(statistics.leases <= Int(elapsed / 15 * 1.5) + 10)
+            }
+        }
+
+        /// The default batch: 32 at low limits, as before; scaled with the limit, within bounds, above.
+        @Test func defaultBatchScalesWithTheLimit() async throws {
+            try await TestEnvironment.withPostgres { postgres in
+                func ceiling(_ limit: Int, maxBatch: Int? = nil) throws -> Int {
+                    try FleetRateLimiter(
+                        client: postgres, configuration: .init(rateLimit: .init(callsPerSecond: limit), maxBatch: maxBatch),
+                        logger: TestEnvironment.logger
+                    ).maxSlotsPerLease
+                }
+                let ceilings = try [ceiling(120), ceiling(1_000), ceiling(10_000), ceiling(500_000), ceiling(100_000, maxBatch: 32)]
+                // 120/s: no more than the 250 ms ahead holds; 1,000/s: 32 as before; then an eighth of 250 ms, up to 4,096.
+                #expect(ceilings == [30, 32, 303, 4_096, 32])
+                #expect(throws: RegistryConfigurationError.self) {
+                    _ = try FleetRateLimiter(
+                        client: postgres, configuration: .init(rateLimit: .init(callsPerSecond: 10), maxBatch: 0), logger: TestEnvironment.logger)
+                }
+            }
+        }
+
         @Test func twoLimitersInOneProcessShareTheQuota() async throws {
             let limit = 120
             let quotaName = "test-\(UUID().uuidString)"

@@ -16,7 +16,8 @@ import Worker
         return DecisionRecord(
             verdict: verdict, requestKey: requestId, dossier: nil,
             source: SourcePosition(topic: "tthc.registration.requests.v1", partition: 0, offset: offset), consumedAt: Date(),
-            messageKey: messageKey, traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tracestate: "vendor=1")
+            messageKey: messageKey, traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tracestate: "vendor=1",
+            settlesParkedCheck: true)  // a parked check's verdict: the kind that goes through the outbox
     }
 
     @Test("outbox rows name their verdict; rows from before the upgrade publish their own copy")

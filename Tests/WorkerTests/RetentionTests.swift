@@ -20,7 +20,9 @@ struct RetentionTests {
         return DecisionRecord(
             verdict: verdict, requestKey: requestId, dossier: nil,
             source: SourcePosition(topic: "tthc.registration.requests.v1", partition: 0, offset: 1), consumedAt: decidedAt,
-            messageKey: nil, traceparent: nil, audit: AuditFacts(actorKind: "citizen", actorID: "acc-1", accountID: "acc-1"))
+            messageKey: nil, traceparent: nil,
+            // Parked checks' verdicts: they go through the outbox, whose rows retention must respect.
+            settlesParkedCheck: true, audit: AuditFacts(actorKind: "citizen", actorID: "acc-1", accountID: "acc-1"))
     }
 
     static func count(_ client: PostgresClient, _ table: String) async throws -> Int {
@@ -43,7 +45,7 @@ struct RetentionTests {
             let recorded = try await store.record((0..<25).map { Self.decision("old-\($0)", decidedAt: old) }, verdictTopic: "v", cloudEventSource: "/t")
             _ = try await store.record((0..<5).map { Self.decision("new-\($0)", decidedAt: Date()) }, verdictTopic: "v", cloudEventSource: "/t")
             // Every verdict delivered but one old one, which still waits in the outbox.
-            try await store.clearOutbox(recorded.dropFirst().map(\.outboxID))
+            try await store.clearOutbox(recorded.dropFirst().compactMap(\.outboxID))
             let pending = try await client.query("SELECT id FROM verdict_outbox WHERE request_id LIKE 'new-%'", logger: Self.logger)
             var newIDs: [Int64] = []
             for try await id in pending.decode(Int64.self) { newIDs.append(id) }
@@ -97,7 +99,7 @@ struct RetentionTests {
             let recorded = try await store.record(
                 (0..<3).map { Self.decision("old-\($0)", decidedAt: Date().addingTimeInterval(-10 * 86_400)) }, verdictTopic: "v",
                 cloudEventSource: "/t")
-            try await store.clearOutbox(recorded.map(\.outboxID))
+            try await store.clearOutbox(recorded.compactMap(\.outboxID))
             var configuration = RetentionConfiguration()
             configuration.resultsDays = 1
             configuration.auditDays = 1
@@ -144,7 +146,7 @@ struct RetentionTests {
             let store = VerificationStore(client: client, logger: Self.logger)
             let recorded = try await store.record(
                 [Self.decision("ancient", decidedAt: Date().addingTimeInterval(-3_000 * 86_400))], verdictTopic: "v", cloudEventSource: "/t")
-            try await store.clearOutbox(recorded.map(\.outboxID))
+            try await store.clearOutbox(recorded.compactMap(\.outboxID))
             var configuration = RetentionConfiguration()
             configuration.resultsDays = 0
             configuration.dossierEventsDays = 0

@@ -13,23 +13,25 @@ public struct AuditTrail: Sendable {
         self.logger = logger
     }
 
-    /// Appends rows (their `seq` is assigned here) on a connection inside the caller's transaction.
-    ///
-    /// The chain head's row lock (`SELECT ... FOR UPDATE`) serialises appenders of every instance
-    /// until their transaction ends, so each row chains to the one committed before it. Callers take
-    /// it last in their transaction, to hold it briefly.
-    static func append(_ drafts: [AuditEntry], on connection: PostgresConnection, logger: Logger) async throws {
-        if drafts.isEmpty { return }
-        var lastSeq: Int64 = 0
-        var lastHash: [UInt8] = []
-        let head = try await connection.query(
-            "SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE", logger: logger)
-        for try await (seq, hash) in head.decode((Int64, ByteBuffer).self) {
-            lastSeq = seq
-            lastHash = Array(hash.readableBytesView)
-        }
-        guard lastHash.count == 32 else { throw StoreError(code: .corruptRow, operation: "audit chain head") }
-        let chainStart = lastHash
+    /// The chain head as read under its row lock: the last row's `seq` and hash.
+    struct Head: Sendable {
+        var seq: Int64
+        var hash: [UInt8]
+    }
+
+    /// Rows chained after a head: each gets the next `seq` and its hash; `head` is the chain's new head.
+    struct Chained: Sendable {
+        var entries: [AuditEntry]
+        var hashes: [ByteBuffer]
+        var start: Head
+        var head: Head
+    }
+
+    /// Assigns `seq` and hashes to `drafts`, chaining them after `head`.
+    static func chain(_ drafts: [AuditEntry], after head: Head) throws -> Chained {
+        guard head.hash.count == 32 else { throw StoreError(code: .corruptRow, operation: "audit chain head") }
+        var lastSeq = head.seq
+        var lastHash = head.hash
         var entries = drafts
         var hashes: [ByteBuffer] = []
         hashes.reserveCapacity(entries.count)
@@ -41,31 +43,36 @@ public struct AuditTrail: Sendable {
             hashes.append(ByteBuffer(bytes: hash))
             lastHash = hash
         }
-        let e = entries
-        // Absent text travels as '' (every field is either absent or 1+ characters long), and each
-        // row's `prev_hash` is the row before it's hash: fewer arrays to bind on the hot path.
-        let newHead = ByteBuffer(bytes: lastHash)
-        let newSeq = lastSeq
-        try await connection.query(
-            """
-            WITH appended AS (
-                INSERT INTO audit_trail (seq, decided_at, request_id, agency_code, channel, actor_kind, actor_id, account_id,
-                    subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, prev_hash, row_hash)
-                SELECT q, timestamptz 'epoch' + m * interval '1 microsecond', r, a, c, NULLIF(k, ''), NULLIF(ac, ''), NULLIF(n, ''),
-                    NULLIF(s, ''), NULLIF(mk, ''), o, NULLIF(f, ''), NULLIF(p, ''),
-                    COALESCE(lag(rh) OVER (ORDER BY q), \(ByteBuffer(bytes: chainStart))::bytea), rh
-                FROM unnest(\(e.map(\.seq))::int8[], \(e.map(\.decidedAtMicros))::int8[], \(e.map(\.requestID))::text[],
-                    \(e.map(\.agencyCode))::text[], \(e.map(\.channel))::text[], \(e.map { $0.actorKind ?? "" })::text[],
-                    \(e.map { $0.actorID ?? "" })::text[], \(e.map { $0.accountID ?? "" })::text[],
-                    \(e.map { $0.subjectRef ?? "" })::text[], \(e.map { $0.idNumberMasked ?? "" })::text[],
-                    \(e.map(\.outcome))::text[], \(e.map { $0.autofillFields ?? "" })::text[],
-                    \(e.map { $0.recipientFingerprint ?? "" })::text[], \(hashes)::bytea[])
-                    AS x(q, m, r, a, c, k, ac, n, s, mk, o, f, p, rh)
-                RETURNING 1
-            )
-            UPDATE audit_chain_head SET last_seq = \(newSeq), last_hash = \(newHead)
-            WHERE id = 1 AND (SELECT count(*) FROM appended) = \(Int64(e.count))
-            """, logger: logger)
+        return Chained(entries: entries, hashes: hashes, start: head, head: Head(seq: lastSeq, hash: lastHash))
+    }
+
+    /// Reads the chain head under its row lock, inside the caller's transaction.
+    ///
+    /// The lock (`SELECT ... FOR UPDATE`) serialises appenders of every instance until their
+    /// transaction ends, so each row chains to the one committed before it. Callers take it as
+    /// late in their transaction as they can, to hold it briefly.
+    static func lockHead(on connection: PostgresConnection, logger: Logger) async throws -> Head {
+        var head: Head?
+        let rows = try await connection.query(
+            "SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE", logger: logger)
+        for try await (seq, hash) in rows.decode((Int64, ByteBuffer).self) {
+            head = Head(seq: seq, hash: Array(hash.readableBytesView))
+        }
+        guard let head else { throw StoreError(code: .corruptRow, operation: "audit chain head") }
+        return head
+    }
+
+    /// Appends rows (their `seq` is assigned here) on a connection inside the caller's transaction:
+    /// the head's lock, then one statement that inserts the rows and moves the head.
+    static func append(_ drafts: [AuditEntry], on connection: PostgresConnection, logger: Logger) async throws {
+        if drafts.isEmpty { return }
+        let chained = try chain(drafts, after: try await lockHead(on: connection, logger: logger))
+        var builder = StatementBuilder()
+        let ctes = chained.appendingCTEs(&builder)
+        let rows = try await connection.query(builder.query("WITH \(ctes) SELECT count(*) FROM audit_head_moved"), logger: logger)
+        for try await moved in rows.decode(Int64.self) where moved != 1 {
+            throw StoreError(code: .corruptRow, operation: "audit chain head")
+        }
     }
 
     // MARK: Reading
@@ -200,5 +207,40 @@ public struct AuditTrail: Sendable {
         } catch {
             throw StoreError.classifying(error, operation: "verify audit trail")
         }
+    }
+}
+
+extension AuditTrail.Chained {
+    /// The common table expressions that append these rows and move the chain head: `audit_appended`
+    /// (one row per appended row) and `audit_head_moved` (one row when the head moved, which it does
+    /// only when there are rows and every one of them went in). Absent text travels as '' (every
+    /// field is either absent or 1+ characters long), and each row's `prev_hash` is the row before
+    /// it's hash: fewer arrays to bind on the hot path.
+    func appendingCTEs(_ b: inout StatementBuilder) -> String {
+        let e = entries
+        let count = Int64(e.count)
+        return """
+            audit_appended AS (
+                INSERT INTO audit_trail (seq, decided_at, request_id, agency_code, channel, actor_kind, actor_id, account_id,
+                    subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, prev_hash, row_hash)
+                SELECT q, timestamptz 'epoch' + m * interval '1 microsecond', r, a, c, NULLIF(k, ''), NULLIF(ac, ''), NULLIF(n, ''),
+                    NULLIF(s, ''), NULLIF(mk, ''), o, NULLIF(f, ''), NULLIF(p, ''),
+                    COALESCE(lag(rh) OVER (ORDER BY q), \(b.bind(ByteBuffer(bytes: start.hash)))::bytea), rh
+                FROM unnest(\(b.bind(e.map(\.seq)))::int8[], \(b.bind(e.map(\.decidedAtMicros)))::int8[],
+                    \(b.bind(e.map(\.requestID)))::text[], \(b.bind(e.map(\.agencyCode)))::text[], \(b.bind(e.map(\.channel)))::text[],
+                    \(b.bind(e.map { $0.actorKind ?? "" }))::text[], \(b.bind(e.map { $0.actorID ?? "" }))::text[],
+                    \(b.bind(e.map { $0.accountID ?? "" }))::text[], \(b.bind(e.map { $0.subjectRef ?? "" }))::text[],
+                    \(b.bind(e.map { $0.idNumberMasked ?? "" }))::text[], \(b.bind(e.map(\.outcome)))::text[],
+                    \(b.bind(e.map { $0.autofillFields ?? "" }))::text[], \(b.bind(e.map { $0.recipientFingerprint ?? "" }))::text[],
+                    \(b.bind(hashes))::bytea[])
+                    AS x(q, m, r, a, c, k, ac, n, s, mk, o, f, p, rh)
+                RETURNING 1
+            ),
+            audit_head_moved AS (
+                UPDATE audit_chain_head SET last_seq = \(b.bind(head.seq)), last_hash = \(b.bind(ByteBuffer(bytes: head.hash)))
+                WHERE id = 1 AND \(b.bind(count))::int8 > 0 AND (SELECT count(*) FROM audit_appended) = \(b.bind(count))::int8
+                RETURNING 1
+            )
+            """
     }
 }

@@ -51,6 +51,11 @@ public struct DecisionRecord: Sendable {
     /// Who asked, and what an autofill released: the audit row's facts beyond the verdict.
     public var audit: AuditFacts
 
+    /// Whether the verdict goes through the outbox: only a parked check's. A decision on a consumed
+    /// message needs none: its offset is committed only once its verdict is delivered, and a
+    /// message read again gets its stored verdict re-emitted (see docs/worker.md, "Outbox").
+    public var needsOutbox: Bool { settlesParkedCheck }
+
     public init(
         verdict: Verdict, requestKey: String, dossier: DossierChange?, source: SourcePosition, consumedAt: Date,
         messageKey: [UInt8]?, traceparent: String?, tracestate: String? = nil, settlesParkedCheck: Bool = false,
@@ -92,8 +97,9 @@ public struct RecordedVerdict: Sendable {
     /// False when the request had been decided before (by this or another
     /// instance): `verdict` is then the stored one, re-emitted unchanged.
     public var isNew: Bool
-    /// The outbox row to clear once the verdict is delivered.
-    public var outboxID: Int64
+    /// The outbox row to clear once the verdict is delivered; `nil` when the verdict has none
+    /// (see ``DecisionRecord/needsOutbox``).
+    public var outboxID: Int64?
     public var outcome: String
     public var channel: String
 }

@@ -57,21 +57,28 @@ public struct VerificationStore: Sendable {
 
     // MARK: Group commit
 
-    /// Records decisions in one transaction, in order: each gets its dossier's
-    /// state after it (a stale request leaves the state alone), a result row and
-    /// an outbox row. A decision for a request decided before becomes a
-    /// re-emission of the stored verdict. Returns one entry per record, in order.
+    /// Records decisions in one transaction, in order: each gets its dossier's state after it (a
+    /// stale request leaves the state alone), a result row and an audit row; a decision that settles
+    /// a parked check (``DecisionRecord/needsOutbox``) also gets an outbox row. A decision for a
+    /// request decided before becomes a re-emission of the stored verdict. Returns one entry per
+    /// record, in order.
+    ///
+    /// Four round trips per batch: `BEGIN`; one statement that creates and locks the batch's
+    /// dossiers and locks the audit chain head; one statement that writes the results, the dossier
+    /// states, the outbox rows, the settled parked checks, the audit rows and the chain head; `COMMIT`.
+    /// The first attempt trusts that the requests are new (the worker looked them up before
+    /// deciding); when one was stored meanwhile (by another instance, or twice in a row), the result
+    /// insert says so, the transaction is rolled back and run again with a lookup first, which turns
+    /// that decision into a re-emission.
     public func record(_ records: [DecisionRecord], verdictTopic: String, cloudEventSource: String) async throws -> [RecordedVerdict] {
         if records.isEmpty { return [] }
-        // A concurrent instance may insert the same request between our read and
-        // our insert; then the transaction is rolled back and run once more,
-        // which finds that row and re-emits it.
         for attempt in 1...3 {
             do {
                 return try await client.withTransaction(logger: logger) { connection in
-                    try await recordOnce(records, on: connection, verdictTopic: verdictTopic, cloudEventSource: cloudEventSource)
+                    try await recordOnce(
+                        records, on: connection, lookUpStored: attempt > 1, verdictTopic: verdictTopic, cloudEventSource: cloudEventSource)
                 }
-            } catch is ConcurrentDecision where attempt < 3 {
+            } catch let error where Self.isConcurrentDecision(error) && attempt < 3 {
                 continue
             } catch let error as StoreError {
                 throw error
@@ -86,6 +93,13 @@ public struct VerificationStore: Sendable {
 
     private struct ConcurrentDecision: Error {}
 
+    /// The transaction wraps what its body throws.
+    private static func isConcurrentDecision(_ error: any Error) -> Bool {
+        if error is ConcurrentDecision { return true }
+        if let error = error as? PostgresTransactionError { return error.closureError is ConcurrentDecision }
+        return false
+    }
+
     private struct DossierRow {
         var state: String
         var occurredAt: Date
@@ -94,45 +108,29 @@ public struct VerificationStore: Sendable {
     }
 
     private func recordOnce(
-        _ records: [DecisionRecord], on connection: PostgresConnection, verdictTopic: String, cloudEventSource: String
+        _ records: [DecisionRecord], on connection: PostgresConnection, lookUpStored: Bool, verdictTopic: String,
+        cloudEventSource: String
     ) async throws -> [RecordedVerdict] {
-        let keys = records.map(\.requestKey)
         var stored: [String: (PublishableVerdict, String, String)] = [:]
-        let storedRows = try await connection.query(
-            """
-            SELECT request_id, message_key, verdict, verdict_headers::text, outcome, channel
-            FROM verification_results WHERE request_id = ANY(\(keys))
-            """, logger: logger)
-        for try await (key, messageKey, verdict, headers, outcome, channel) in storedRows.decode(
-            (String, ByteBuffer?, ByteBuffer, String, String, String).self)
-        {
-            stored[key] = (try Self.publishable(key, messageKey, verdict, headers), outcome, channel)
+        if lookUpStored {
+            let storedRows = try await connection.query(
+                """
+                SELECT request_id, message_key, verdict, verdict_headers::text, outcome, channel
+                FROM verification_results WHERE request_id = ANY(\(records.map(\.requestKey)))
+                """, logger: logger)
+            for try await (key, messageKey, verdict, headers, outcome, channel) in storedRows.decode(
+                (String, ByteBuffer?, ByteBuffer, String, String, String).self)
+            {
+                stored[key] = (try Self.publishable(key, messageKey, verdict, headers), outcome, channel)
+            }
         }
 
-        // Lock the dossiers that fresh decisions touch, creating missing ones first.
-        var dossiers: [String: DossierRow] = [:]
-        let changes = records.filter { stored[$0.requestKey] == nil }.compactMap(\.dossier)
-        if !changes.isEmpty {
-            // Codes and agencies as stored: see StorableText.
-            var agencyByCode: [String: String] = [:]
-            for change in changes where agencyByCode[change.storedCode] == nil {
-                agencyByCode[change.storedCode] = StorableText.encode(change.agencyCode)
-            }
-            let codes = agencyByCode.keys.sorted()
-            let agencies = codes.map { agencyByCode[$0]! }
-            try await connection.query(
-                """
-                INSERT INTO dossiers (code, agency_code, state, state_occurred_at, last_request_id)
-                SELECT code, agency, 'awaiting_verification', 'epoch', '' FROM unnest(\(codes)::text[], \(agencies)::text[]) AS t(code, agency)
-                ON CONFLICT (code) DO NOTHING
-                """, logger: logger)
-            let rows = try await connection.query(
-                "SELECT code, state, state_occurred_at, last_request_id FROM dossiers WHERE code = ANY(\(codes)) ORDER BY code FOR UPDATE",
-                logger: logger)
-            for try await (code, state, occurredAt, last) in rows.decode((String, String, Date, String).self) {
-                dossiers[code] = DossierRow(state: state, occurredAt: occurredAt, lastRequest: last)
-            }
-        }
+        // Lock the dossiers that fresh decisions touch (creating missing ones first), then the audit
+        // chain head: one statement, in that order, as every instance takes them.
+        let freshRecords = records.filter { stored[$0.requestKey] == nil }
+        let (dossiers, chainHead) = try await lockDossiersAndChain(
+            freshRecords.compactMap(\.dossier), chain: !freshRecords.isEmpty, on: connection)
+        var dossierRows = dossiers
 
         enum Output {
             case fresh(Int)  // index into `fresh`
@@ -156,7 +154,7 @@ public struct VerificationStore: Sendable {
                 continue
             }
             var verdict = record.verdict
-            if let change = record.dossier, var row = dossiers[change.storedCode] {
+            if let change = record.dossier, var row = dossierRows[change.storedCode] {
                 // Compared in whole microseconds, PostgreSQL's precision: the same instant read
                 // back from the database can differ from the request's `Date` in the last bit.
                 if Self.microseconds(change.occurredAt) >= Self.microseconds(row.occurredAt) {
@@ -164,7 +162,7 @@ public struct VerificationStore: Sendable {
                     row.occurredAt = change.occurredAt
                     row.lastRequest = record.requestKey
                     row.dirty = true
-                    dossiers[change.storedCode] = row
+                    dossierRows[change.storedCode] = row
                 }
                 verdict.dossier = VerdictDossier(code: change.code, state: DossierState(rawValue: row.state) ?? DossierState(after: verdict.outcome))
             }
@@ -175,101 +173,173 @@ public struct VerificationStore: Sendable {
             fresh.append((record, verdict, verdict.encodedJSON(), headers))
         }
 
-        if !fresh.isEmpty {
-            let f = fresh
-            let requestIDs = f.map(\.record.requestKey)
-            let verdictIDs = f.map(\.verdict.verdictId)
-            let channels = f.map(\.verdict.channel.rawValue)
-            let agencies = f.map { StorableText.encode($0.verdict.agencyCode) }
-            let outcomes = f.map(\.verdict.outcome.rawValue)
-            let attempts = f.map { Int32($0.verdict.attempts) }
-            let masked = f.map { $0.verdict.subject?.idNumberMasked ?? "" }
-            let refs = f.map { $0.verdict.subject?.ref ?? "" }
-            let dossierCodes = f.map { $0.verdict.dossier.map { StorableText.encode($0.code) } ?? "" }
-            let dossierStates = f.map { $0.verdict.dossier?.state.rawValue ?? "" }
-            let topics = f.map(\.record.source.topic)
-            let partitions = f.map(\.record.source.partition)
-            let offsets = f.map(\.record.source.offset)
-            let consumed = f.map(\.record.consumedAt)
-            let decided = f.map(\.verdict.decidedAt.date)
-            let hasKey = f.map { $0.record.messageKey != nil }
-            let messageKeys = f.map { ByteBuffer(bytes: $0.record.messageKey ?? []) }
-            let values = f.map { ByteBuffer(bytes: $0.value) }
-            let headers = f.map { MessageHeader.jsonPairs($0.headers) }
-            let inserted = try await connection.query(
-                """
-                INSERT INTO verification_results (request_id, verdict_id, channel, agency_code, outcome, attempts,
-                    id_number_masked, subject_ref, dossier_code, dossier_state, source_topic, source_partition, source_offset,
-                    consumed_at, decided_at, message_key, verdict, verdict_headers)
-                SELECT r, v, c, a, o, n, NULLIF(m, ''), NULLIF(s, ''), NULLIF(dc, ''), NULLIF(ds, ''), t, p, off, ca, da,
-                    CASE WHEN hk THEN mk END, val, h::jsonb
-                FROM unnest(\(requestIDs)::text[], \(verdictIDs)::uuid[], \(channels)::text[], \(agencies)::text[],
-                    \(outcomes)::text[], \(attempts)::int4[], \(masked)::text[], \(refs)::text[], \(dossierCodes)::text[],
-                    \(dossierStates)::text[], \(topics)::text[], \(partitions)::int4[], \(offsets)::int8[],
-                    \(consumed)::timestamptz[], \(decided)::timestamptz[], \(hasKey)::bool[], \(messageKeys)::bytea[],
-                    \(values)::bytea[], \(headers)::text[])
-                    AS x(r, v, c, a, o, n, m, s, dc, ds, t, p, off, ca, da, hk, mk, val, h)
-                ON CONFLICT (request_id) DO NOTHING
-                RETURNING request_id
-                """, logger: logger)
-            var insertedCount = 0
-            for try await _ in inserted.decode(String.self) { insertedCount += 1 }
-            if insertedCount != fresh.count { throw ConcurrentDecision() }
-        }
-
-        let dirty = dossiers.filter(\.value.dirty)
-        if !dirty.isEmpty {
-            let codes = Array(dirty.keys)
-            let states = codes.map { dirty[$0]!.state }
-            let times = codes.map { dirty[$0]!.occurredAt }
-            let lasts = codes.map { dirty[$0]!.lastRequest }
-            try await connection.query(
-                """
-                UPDATE dossiers d SET state = x.s, state_occurred_at = x.t, last_request_id = x.l, updated_at = now()
-                FROM unnest(\(codes)::text[], \(states)::text[], \(times)::timestamptz[], \(lasts)::text[]) AS x(c, s, t, l)
-                WHERE d.code = x.c
-                """, logger: logger)
-        }
-
-        // Outbox rows for everything to publish, in order. Each names its verdict: the bytes,
-        // headers and key are those of the request's `verification_results` row (a re-emission
-        // publishes exactly what is stored), so they are not written a second time.
-        var publishables: [(PublishableVerdict, String, String, Bool)] = []
-        for output in outputs {
+        // Everything to publish, in order; each is either new or the stored verdict re-emitted.
+        var publishables: [(verdict: PublishableVerdict, outcome: String, channel: String, isNew: Bool, outbox: Bool)] = []
+        for (record, output) in zip(records, outputs) {
             switch output {
             case .fresh(let index):
                 let item = fresh[index]
                 publishables.append((
                     PublishableVerdict(requestKey: item.record.requestKey, messageKey: item.record.messageKey, value: item.value, headers: item.headers),
-                    item.verdict.outcome.rawValue, item.verdict.channel.rawValue, true))
+                    item.verdict.outcome.rawValue, item.verdict.channel.rawValue, true, record.needsOutbox))
             case .reemit(let verdict, let outcome, let channel):
-                publishables.append((verdict, outcome, channel, false))
+                publishables.append((verdict, outcome, channel, false, record.needsOutbox))
             }
         }
-        let outboxKeys = publishables.map(\.0.requestKey)
-        let outboxRows = try await connection.query(
-            """
-            INSERT INTO verdict_outbox (request_id, topic)
-            SELECT r, \(verdictTopic) FROM unnest(\(outboxKeys)::text[]) WITH ORDINALITY AS x(r, n)
-            ORDER BY n
-            RETURNING id
-            """, logger: logger)
-        var ids: [Int64] = []
-        for try await id in outboxRows.decode(Int64.self) { ids.append(id) }
-        ids.sort()
-        guard ids.count == publishables.count else { throw StoreError(code: .corruptRow, operation: "outbox insert") }
 
+        var b = StatementBuilder()
+        var ctes: [String] = []
+        // Results. A conflict means the request was stored since it was looked up: see `record`.
+        do {
+            let f = fresh
+            ctes.append(
+                """
+                results AS (
+                    INSERT INTO verification_results (request_id, verdict_id, channel, agency_code, outcome, attempts,
+                        id_number_masked, subject_ref, dossier_code, dossier_state, source_topic, source_partition, source_offset,
+                        consumed_at, decided_at, message_key, verdict, verdict_headers)
+                    SELECT r, v, c, a, o, n, NULLIF(m, ''), NULLIF(s, ''), NULLIF(dc, ''), NULLIF(ds, ''), t, p, off, ca, da,
+                        CASE WHEN hk THEN mk END, val, h::jsonb
+                    FROM unnest(\(b.bind(f.map(\.record.requestKey)))::text[], \(b.bind(f.map(\.verdict.verdictId)))::uuid[],
+                        \(b.bind(f.map(\.verdict.channel.rawValue)))::text[], \(b.bind(f.map { StorableText.encode($0.verdict.agencyCode) }))::text[],
+                        \(b.bind(f.map(\.verdict.outcome.rawValue)))::text[], \(b.bind(f.map { Int32($0.verdict.attempts) }))::int4[],
+                        \(b.bind(f.map { $0.verdict.subject?.idNumberMasked ?? "" }))::text[], \(b.bind(f.map { $0.verdict.subject?.ref ?? "" }))::text[],
+                        \(b.bind(f.map { $0.verdict.dossier.map { StorableText.encode($0.code) } ?? "" }))::text[],
+                        \(b.bind(f.map { $0.verdict.dossier?.state.rawValue ?? "" }))::text[], \(b.bind(f.map(\.record.source.topic)))::text[],
+                        \(b.bind(f.map(\.record.source.partition)))::int4[], \(b.bind(f.map(\.record.source.offset)))::int8[],
+                        \(b.bind(f.map(\.record.consumedAt)))::timestamptz[], \(b.bind(f.map(\.verdict.decidedAt.date)))::timestamptz[],
+                        \(b.bind(f.map { $0.record.messageKey != nil }))::bool[], \(b.bind(f.map { ByteBuffer(bytes: $0.record.messageKey ?? []) }))::bytea[],
+                        \(b.bind(f.map { ByteBuffer(bytes: $0.value) }))::bytea[], \(b.bind(f.map { MessageHeader.jsonPairs($0.headers) }))::text[])
+                        AS x(r, v, c, a, o, n, m, s, dc, ds, t, p, off, ca, da, hk, mk, val, h)
+                    ON CONFLICT (request_id) DO NOTHING
+                    RETURNING 1
+                )
+                """)
+        }
+        let dirty = dossierRows.filter(\.value.dirty)
+        if !dirty.isEmpty {
+            let codes = Array(dirty.keys)
+            ctes.append(
+                """
+                dossier_states AS (
+                    UPDATE dossiers d SET state = x.s, state_occurred_at = x.t, last_request_id = x.l, updated_at = now()
+                    FROM unnest(\(b.bind(codes))::text[], \(b.bind(codes.map { dirty[$0]!.state }))::text[],
+                        \(b.bind(codes.map { dirty[$0]!.occurredAt }))::timestamptz[], \(b.bind(codes.map { dirty[$0]!.lastRequest }))::text[])
+                        AS x(c, s, t, l)
+                    WHERE d.code = x.c
+                    RETURNING 1
+                )
+                """)
+        }
+        // Outbox rows only for verdicts no uncommitted offset stands for (parked checks'). Each names
+        // its verdict: the bytes, headers and key are those of the request's `verification_results`
+        // row (a re-emission publishes exactly what is stored), so they are not written a second time.
+        let outboxKeys = publishables.filter(\.outbox).map(\.verdict.requestKey)
+        if !outboxKeys.isEmpty {
+            ctes.append(
+                """
+                outbox AS (
+                    INSERT INTO verdict_outbox (request_id, topic)
+                    SELECT r, \(b.bind(verdictTopic)) FROM unnest(\(b.bind(outboxKeys))::text[]) WITH ORDINALITY AS x(r, n)
+                    ORDER BY n
+                    RETURNING id
+                )
+                """)
+        }
         let settled = records.filter(\.settlesParkedCheck).map(\.requestKey)
         if !settled.isEmpty {
-            try await connection.query("DELETE FROM parked_checks WHERE request_id = ANY(\(settled))", logger: logger)
+            ctes.append("settled AS (DELETE FROM parked_checks WHERE request_id = ANY(\(b.bind(settled))) RETURNING 1)")
         }
-
-        // Last, so that the chain head's lock (which serialises every instance's commits) is held briefly.
-        try await AuditTrail.append(fresh.map { Self.auditDraft($0.record, $0.verdict) }, on: connection, logger: logger)
-
-        return zip(publishables, ids).map { item, id in
-            RecordedVerdict(verdict: item.0, isNew: item.3, outboxID: id, outcome: item.1, channel: item.2)
+        var chained: AuditTrail.Chained?
+        if !fresh.isEmpty, let chainHead {
+            let audit = try AuditTrail.chain(fresh.map { Self.auditDraft($0.record, $0.verdict) }, after: chainHead)
+            ctes.append(audit.appendingCTEs(&b))
+            chained = audit
         }
+        let outboxColumn = outboxKeys.isEmpty ? "'{}'::int8[]" : "COALESCE((SELECT array_agg(id ORDER BY id) FROM outbox), '{}')"
+        let headColumn = chained == nil ? "0::int8" : "(SELECT count(*) FROM audit_head_moved)"
+        let rows = try await connection.query(
+            b.query(
+                """
+                WITH \(ctes.joined(separator: ",\n"))
+                SELECT (SELECT count(*) FROM results), \(outboxColumn), \(headColumn)
+                """), logger: logger)
+        var answer: (inserted: Int64, outboxIDs: [Int64], headMoved: Int64)?
+        for try await row in rows.decode((Int64, [Int64], Int64).self) { answer = row }
+        guard let answer else { throw StoreError(code: .corruptRow, operation: "record verdicts") }
+        if answer.inserted != Int64(fresh.count) { throw ConcurrentDecision() }
+        guard answer.outboxIDs.count == outboxKeys.count else { throw StoreError(code: .corruptRow, operation: "outbox insert") }
+        guard chained == nil || answer.headMoved == 1 else { throw StoreError(code: .corruptRow, operation: "audit chain head") }
+
+        var outboxIDs = answer.outboxIDs.makeIterator()
+        return publishables.map { item in
+            RecordedVerdict(
+                verdict: item.verdict, isNew: item.isNew, outboxID: item.outbox ? outboxIDs.next() : nil, outcome: item.outcome,
+                channel: item.channel)
+        }
+    }
+
+    /// Creates the missing dossiers of `changes` and locks them all (in code order), then, when
+    /// `chain`, locks the audit chain head: one round trip. Returns the dossiers' rows and the head.
+    private func lockDossiersAndChain(
+        _ changes: [DossierChange], chain: Bool, on connection: PostgresConnection
+    ) async throws -> ([String: DossierRow], AuditTrail.Head?) {
+        if changes.isEmpty {
+            return ([:], chain ? try await AuditTrail.lockHead(on: connection, logger: logger) : nil)
+        }
+        // Codes and agencies as stored: see StorableText.
+        var agencyByCode: [String: String] = [:]
+        for change in changes where agencyByCode[change.storedCode] == nil {
+            agencyByCode[change.storedCode] = StorableText.encode(change.agencyCode)
+        }
+        let codes = agencyByCode.keys.sorted()
+        let agencies = codes.map { agencyByCode[$0]! }
+        // `created` and `locked` see different rows: the statement's snapshot does not hold the rows
+        // it inserts. The Append node reads its inputs in order: dossiers first, then the head.
+        let headPart =
+            chain
+            ? "UNION ALL SELECT NULL, NULL, NULL, NULL, last_seq, last_hash FROM head"
+            : ""
+        let rows = try await connection.query(
+            """
+            WITH created AS (
+                INSERT INTO dossiers (code, agency_code, state, state_occurred_at, last_request_id)
+                SELECT code, agency, 'awaiting_verification', 'epoch', '' FROM unnest(\(codes)::text[], \(agencies)::text[]) AS t(code, agency)
+                ON CONFLICT (code) DO NOTHING
+                RETURNING code, state, state_occurred_at, last_request_id
+            ), locked AS (
+                SELECT code, state, state_occurred_at, last_request_id FROM dossiers WHERE code = ANY(\(codes)) ORDER BY code FOR UPDATE
+            ), head AS (
+                SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
+            )
+            SELECT code, state, state_occurred_at, last_request_id, NULL::int8, NULL::bytea FROM created
+            UNION ALL SELECT code, state, state_occurred_at, last_request_id, NULL, NULL FROM locked
+            \(unescaped: headPart)
+            """, logger: logger)
+        var dossiers: [String: DossierRow] = [:]
+        var head: AuditTrail.Head?
+        for try await (code, state, occurredAt, last, seq, hash) in rows.decode(
+            (String?, String?, Date?, String?, Int64?, ByteBuffer?).self)
+        {
+            if let code, let state, let occurredAt, let last {
+                dossiers[code] = DossierRow(state: state, occurredAt: occurredAt, lastRequest: last)
+            } else if let seq, let hash {
+                head = AuditTrail.Head(seq: seq, hash: Array(hash.readableBytesView))
+            }
+        }
+        // A dossier another transaction created while this one waited to insert it is in neither
+        // set (it is newer than the statement's snapshot): lock it on its own. Rare.
+        let missing = codes.filter { dossiers[$0] == nil }
+        if !missing.isEmpty {
+            let more = try await connection.query(
+                "SELECT code, state, state_occurred_at, last_request_id FROM dossiers WHERE code = ANY(\(missing)) ORDER BY code FOR UPDATE",
+                logger: logger)
+            for try await (code, state, occurredAt, last) in more.decode((String, String, Date, String).self) {
+                dossiers[code] = DossierRow(state: state, occurredAt: occurredAt, lastRequest: last)
+            }
+        }
+        if chain, head == nil { throw StoreError(code: .corruptRow, operation: "audit chain head") }
+        return (dossiers, head)
     }
 
     // MARK: Outbox
@@ -314,6 +384,11 @@ public struct VerificationStore: Sendable {
 
     /// The SQL state and server message of a PostgreSQL error (no bound values).
     static func describe(_ error: any Error) -> String {
+        if let error = error as? PostgresTransactionError,
+            let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
+        {
+            return describe(inner)
+        }
         guard let error = error as? PSQLError else { return String(describing: type(of: error)) }
         let state = error.serverInfo?[.sqlState] ?? "-"
         let message = error.serverInfo?[.message] ?? "\(error.code)"

@@ -7,7 +7,13 @@ import Store
 /// Group commit and publication. Lanes hand in decisions (and re-emissions);
 /// one loop writes many decisions per transaction, then hands the verdicts to
 /// the producer in the order they came in, so verdicts of one key stay in order.
-/// Outbox rows are cleared once Kafka confirms delivery.
+///
+/// A consumed message's verdict has no outbox row: its offset becomes committable
+/// (`onDurable`) only when Kafka confirms delivery, and a delivery that fails is sent
+/// again in process until it succeeds or the worker stops (then the offset stays
+/// uncommitted and the message, read again, gets its stored verdict re-emitted).
+/// A parked check's verdict has an outbox row, cleared once Kafka confirms delivery
+/// (the outbox relay publishes it if that never comes). See docs/worker.md, "Outbox".
 final class VerdictRecorder: Sendable {
     struct Item: Sendable {
         enum Kind: Sendable {
@@ -16,8 +22,8 @@ final class VerdictRecorder: Sendable {
         }
         var kind: Kind
         var consumedAt: Date?
-        /// Called when the item is durable: a decision committed with its outbox
-        /// row, a re-emission delivered. Its offset may then be committed.
+        /// Called when the item's verdict is safe: delivered by Kafka, or (a parked
+        /// check's, which has an outbox row) committed. Its offset may then be committed.
         var onDurable: @Sendable () -> Void
         /// Resumed once the item is handed to the producer, in order (or refused).
         var handedOver: CheckedContinuation<RecordResult, Never>
@@ -116,58 +122,96 @@ final class VerdictRecorder: Sendable {
         }
     }
 
-    /// Hands a recorded batch to the producer, in order, and clears outbox rows on delivery.
+    /// What to do once one verdict of a batch is delivered.
+    private struct Delivery: Sendable {
+        /// The verdict's outbox row, cleared on delivery.
+        var outboxID: Int64?
+        /// For a decision: its labels for the published-verdicts metric.
+        var metric: (channel: String, outcome: String, consumedAt: Date?)?
+        var onDelivered: @Sendable () -> Void
+    }
+
+    /// Hands a recorded batch to the producer, in order; settles each verdict on delivery.
     private func publish(_ batch: [Item], _ recorded: [RecordedVerdict]) {
         var next = recorded.makeIterator()
         var messages: [KafkaOutgoingMessage] = []
-        var after: [(outboxID: Int64?, channel: String, outcome: String, consumedAt: Date?, onDurable: @Sendable () -> Void)] = []
+        var settlements: [Delivery] = []
         messages.reserveCapacity(batch.count)
+        settlements.reserveCapacity(batch.count)
         for item in batch {
             switch item.kind {
             case .decision:
                 let result = next.next()!
-                item.onDurable()
                 messages.append(outgoing(result.verdict))
-                after.append((result.outboxID, result.channel, result.outcome, item.consumedAt, {}))
+                let metric = (result.channel, result.outcome, item.consumedAt)
+                if let id = result.outboxID {
+                    // Its outbox row stands for it until it is delivered.
+                    item.onDurable()
+                    settlements.append(Delivery(outboxID: id, metric: metric, onDelivered: {}))
+                } else {
+                    settlements.append(Delivery(outboxID: nil, metric: metric, onDelivered: item.onDurable))
+                }
             case .reemit(let verdict):
                 messages.append(outgoing(verdict))
-                after.append((nil, "", "", nil, item.onDurable))
+                settlements.append(Delivery(outboxID: nil, metric: nil, onDelivered: item.onDurable))
             }
         }
         let pending = producer.enqueue(messages)
         for item in batch { item.handedOver.resume(returning: .handedOver) }
-        let store = self.store
-        let metrics = self.metrics
-        let logger = self.logger
-        deliveries.push(
-            Task {
-                let reports = await pending.reports()
-                var delivered: [Int64] = []
-                for (report, entry) in zip(reports, after) {
-                    if let error = report.error {
-                        // The outbox row stays; the relay publishes it again later.
-                        logger.warning("verdict delivery failed", metadata: ["worker.error": "\(error)"])
-                        continue
-                    }
-                    if let id = entry.outboxID {
-                        delivered.append(id)
-                        metrics.verdictPublished(channel: entry.channel, outcome: entry.outcome, consumedAt: entry.consumedAt)
-                    }
-                    entry.onDurable()
+        let sent = messages
+        let settling = settlements
+        self.deliveries.push(Task { await self.settle(pending, sent, settling) })
+    }
+
+    /// Waits for a batch's delivery reports: delivered verdicts are settled; a failed one with an
+    /// outbox row is left to the outbox relay; one without is sent again until delivered (or the
+    /// worker stops: its offset then stays uncommitted and the message is read again).
+    private func settle(_ pending: KafkaPendingDelivery, _ messages: [KafkaOutgoingMessage], _ deliveries: [Delivery]) async {
+        var reports = await pending.reports()
+        var waiting = Array(zip(messages, deliveries))
+        var delivered: [Int64] = []
+        var backoff = Backoff()
+        while true {
+            var failed: [(KafkaOutgoingMessage, Delivery)] = []
+            for (report, entry) in zip(reports, waiting) {
+                if let error = report.error {
+                    logger.warning("verdict delivery failed", metadata: ["worker.error": "\(error)"])
+                    // With an outbox row, the relay publishes it again later.
+                    if entry.1.outboxID == nil { failed.append(entry) }
+                    continue
                 }
-                do {
-                    try await store.clearOutbox(delivered)
-                } catch {
-                    logger.warning("clearing the outbox failed; rows will be published again", metadata: ["worker.error": "\(error)"])
+                if let id = entry.1.outboxID { delivered.append(id) }
+                if let metric = entry.1.metric {
+                    metrics.verdictPublished(channel: metric.channel, outcome: metric.outcome, consumedAt: metric.consumedAt)
                 }
-            })
+                entry.1.onDelivered()
+            }
+            if failed.isEmpty { break }
+            try? await Task.sleep(for: backoff.next())
+            if Task.isCancelled {
+                logger.warning(
+                    "verdicts undelivered at shutdown; their messages are read again after the restart",
+                    metadata: ["worker.count": "\(failed.count)"])
+                break
+            }
+            waiting = failed
+            reports = await producer.send(failed.map(\.0))
+        }
+        do {
+            try await store.clearOutbox(delivered)
+        } catch {
+            logger.warning("clearing the outbox failed; rows will be published again", metadata: ["worker.error": "\(error)"])
+        }
     }
 
     private func awaitDeliveries() async {
         while true {
             let tasks = await deliveries.takeBatch(max: 1_000)
             if tasks.isEmpty { return }
-            for task in tasks { await task.value }
+            for task in tasks {
+                // The recorder is cancelled when shutdown runs out of time: so are deliveries still retried.
+                await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+            }
         }
     }
 
