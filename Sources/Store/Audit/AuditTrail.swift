@@ -50,17 +50,17 @@ public struct AuditTrail: Sendable {
             """
             WITH appended AS (
                 INSERT INTO audit_trail (seq, decided_at, request_id, agency_code, channel, actor_kind, actor_id, account_id,
-                    subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, prev_hash, row_hash)
+                    subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, reused_from, prev_hash, row_hash)
                 SELECT q, timestamptz 'epoch' + m * interval '1 microsecond', r, a, c, NULLIF(k, ''), NULLIF(ac, ''), NULLIF(n, ''),
-                    NULLIF(s, ''), NULLIF(mk, ''), o, NULLIF(f, ''), NULLIF(p, ''),
+                    NULLIF(s, ''), NULLIF(mk, ''), o, NULLIF(f, ''), NULLIF(p, ''), NULLIF(u, ''),
                     COALESCE(lag(rh) OVER (ORDER BY q), \(ByteBuffer(bytes: chainStart))::bytea), rh
                 FROM unnest(\(e.map(\.seq))::int8[], \(e.map(\.decidedAtMicros))::int8[], \(e.map(\.requestID))::text[],
                     \(e.map(\.agencyCode))::text[], \(e.map(\.channel))::text[], \(e.map { $0.actorKind ?? "" })::text[],
                     \(e.map { $0.actorID ?? "" })::text[], \(e.map { $0.accountID ?? "" })::text[],
                     \(e.map { $0.subjectRef ?? "" })::text[], \(e.map { $0.idNumberMasked ?? "" })::text[],
                     \(e.map(\.outcome))::text[], \(e.map { $0.autofillFields ?? "" })::text[],
-                    \(e.map { $0.recipientFingerprint ?? "" })::text[], \(hashes)::bytea[])
-                    AS x(q, m, r, a, c, k, ac, n, s, mk, o, f, p, rh)
+                    \(e.map { $0.recipientFingerprint ?? "" })::text[], \(e.map { $0.reusedFrom ?? "" })::text[], \(hashes)::bytea[])
+                    AS x(q, m, r, a, c, k, ac, n, s, mk, o, f, p, u, rh)
                 RETURNING 1
             )
             UPDATE audit_chain_head SET last_seq = \(newSeq), last_hash = \(newHead)
@@ -94,7 +94,7 @@ public struct AuditTrail: Sendable {
 
     private static let columns = """
         seq, (extract(epoch FROM decided_at) * 1000000)::int8, request_id, agency_code, channel, actor_kind, actor_id,
-        account_id, subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, prev_hash, row_hash
+        account_id, subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, reused_from, prev_hash, row_hash
         """
 
     /// Rows matching every given filter, in chain order.
@@ -121,14 +121,14 @@ public struct AuditTrail: Sendable {
     }
 
     static func entry(_ row: PostgresRow) throws -> (entry: AuditEntry, previous: [UInt8], hash: [UInt8]) {
-        let (seq, micros, request, agency, channel, kind, actor, account, ref, masked, outcome, fields, print, previous, hash) =
+        let (seq, micros, request, agency, channel, kind, actor, account, ref, masked, outcome, fields, print, reused, previous, hash) =
             try row.decode(
-                (Int64, Int64, String, String, String, String?, String?, String?, String?, String?, String, String?, String?, ByteBuffer,
-                    ByteBuffer).self)
+                (Int64, Int64, String, String, String, String?, String?, String?, String?, String?, String, String?, String?, String?,
+                    ByteBuffer, ByteBuffer).self)
         let entry = AuditEntry(
             seq: seq, decidedAtMicros: micros, requestID: request, agencyCode: agency, channel: channel, actorKind: kind,
             actorID: actor, accountID: account, subjectRef: ref, idNumberMasked: masked, outcome: outcome,
-            autofillFields: fields, recipientFingerprint: print)
+            autofillFields: fields, recipientFingerprint: print, reusedFrom: reused)
         return (entry, Array(previous.readableBytesView), Array(hash.readableBytesView))
     }
 

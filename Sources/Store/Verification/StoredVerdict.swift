@@ -50,6 +50,9 @@ public struct DecisionRecord: Sendable {
     public var settlesParkedCheck: Bool
     /// Who asked, and what an autofill released: the audit row's facts beyond the verdict.
     public var audit: AuditFacts
+    /// A fresh registry answer to keep for reuse (``KeptRegistryAnswer``), written in the same
+    /// transaction when the decision is new. `nil`: nothing to keep.
+    public var keptAnswer: KeptRegistryAnswer? = nil
 
     public init(
         verdict: Verdict, requestKey: String, dossier: DossierChange?, source: SourcePosition, consumedAt: Date,

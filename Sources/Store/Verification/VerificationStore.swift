@@ -259,6 +259,8 @@ public struct VerificationStore: Sendable {
         ids.sort()
         guard ids.count == publishables.count else { throw StoreError(code: .corruptRow, operation: "outbox insert") }
 
+        try await Self.keepAnswers(fresh.compactMap(\.record.keptAnswer), on: connection, logger: logger)
+
         let settled = records.filter(\.settlesParkedCheck).map(\.requestKey)
         if !settled.isEmpty {
             try await connection.query("DELETE FROM parked_checks WHERE request_id = ANY(\(settled))", logger: logger)
@@ -340,7 +342,8 @@ extension VerificationStore {
             actorID: facts.actorID.map(StorableText.encode), accountID: facts.accountID.map(StorableText.encode),
             subjectRef: verdict.subject?.ref, idNumberMasked: verdict.subject?.idNumberMasked, outcome: verdict.outcome.rawValue,
             autofillFields: verdict.autofill == nil ? nil : facts.autofillFields.map { $0.sorted().joined(separator: ",") },
-            recipientFingerprint: verdict.autofill == nil ? nil : facts.recipientFingerprint)
+            recipientFingerprint: verdict.autofill == nil ? nil : facts.recipientFingerprint,
+            reusedFrom: verdict.reusedFrom.map(StorableText.encode))
     }
 
     /// An instant in whole microseconds since 1970, as PostgreSQL's `timestamptz` holds it.
