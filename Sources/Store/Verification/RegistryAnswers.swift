@@ -72,7 +72,8 @@ extension VerificationStore {
         // One row per key (the last), or the statement would touch a row twice.
         var byKey: [[UInt8]: KeptRegistryAnswer] = [:]
         for answer in kept { byKey[answer.key] = answer }
-        let rows = Array(byKey.values)
+        // In key order, so that two instances' transactions lock shared rows in the same order.
+        let rows = byKey.values.sorted { $0.key.lexicographicallyPrecedes($1.key) }
         let keys = rows.map { ByteBuffer(bytes: $0.key) }
         let outcomes = rows.map(\.answer.outcome.rawValue)
         let sources = rows.map(\.answer.sourceRequestID)
