@@ -36,6 +36,12 @@ public struct WorkerConfiguration: Sendable {
     /// Citizen record fields sealed into autofill. Default: all but ethnicity
     /// and religion (`AUTOFILL_FIELDS`, comma-separated).
     public var autofillFields: Set<AutofillField> = AutofillField.defaultFields
+    /// How long a registry answer is reused for the same person (same normalised id number, name
+    /// key and birth date) instead of calling again: `verified` 24 h, `mismatch` 5 min (a typo
+    /// corrected and sent again must be asked again soon). Zero turns reuse off for that outcome
+    /// (`ANSWER_REUSE_VERIFIED_SECONDS`, `ANSWER_REUSE_MISMATCH_SECONDS`; docs/worker.md "Answer reuse").
+    public var answerReuseVerified: Duration = .seconds(86_400)
+    public var answerReuseMismatch: Duration = .seconds(300)
     /// Identity-rule relaxations (`ALLOW_SINGLE_WORD_NAMES`, `BIRTH_YEAR_MISMATCH_AS_WARNING`).
     public var identityPolicy: IdentityPolicy = IdentityPolicy()
 

@@ -60,6 +60,7 @@ struct AuditQueryCommand: AsyncParsableCommand {
         if let account = entry.accountID { parts.append("account \(account)") }
         parts.append("subject \(entry.idNumberMasked ?? "-") ref \(entry.subjectRef ?? "-")")
         parts.append(entry.outcome)
+        if let source = entry.reusedFrom { parts.append("no registry call: answer of \(source) reused") }
         if let fields = entry.autofillFields {
             parts.append("autofill [\(fields)] to key \(entry.recipientFingerprint ?? "?")")
         }

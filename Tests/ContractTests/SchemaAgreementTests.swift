@@ -85,6 +85,14 @@ struct SchemaAgreementTests {
                     decidedAt: decidedAt, subjectRefKey: Fixtures.refKey, autofill: autofill
                 )
                 try corpus.produced("verdict for \(name)", "verdict", verdict.encodedJSON())
+                if outcome == .verified || outcome == .mismatch {
+                    // The same person again within the reuse expiry: the earlier answer, no call.
+                    var reused = verdict
+                    reused.attempts = 0
+                    reused.reusedFrom = "5d2b7c1e-3f4a-4b5c-8d6e-7f8091a2b3c4"
+                    reused.autofill = nil
+                    try corpus.produced("reused verdict for \(name)", "verdict", reused.encodedJSON())
+                }
                 try corpus.produced("verdict headers for \(name)", "verdict-headers", Self.headersJSON(verdict.cloudEventHeaders(
                     traceparent: verdictCount % 2 == 0 ? "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" : nil,
                     tracestate: "rojo=00f067aa0ba902b7"

@@ -94,6 +94,25 @@ struct VerdictTests {
         }
     }
 
+    @Test("a verdict that reused an earlier answer names it after attempts and reads back")
+    func reusedFrom() throws {
+        let request = try #require(Fixtures.read(Fixtures.submission, .submission).request)
+        var verdict = Verdict(request: request, outcome: .verified, attempts: 0, decidedAt: Self.decidedAt, subjectRefKey: Fixtures.refKey)
+        verdict.reusedFrom = "5d2b7c1e-3f4a-4b5c-8d6e-7f8091a2b3c4"
+        let bytes = verdict.encodedJSON()
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#""attempts":0,"reusedFrom":"5d2b7c1e-3f4a-4b5c-8d6e-7f8091a2b3c4","dossier":"#))
+        #expect(try Verdict(json: bytes) == verdict)
+        #expect(try JSONDecoder().decode(Verdict.self, from: Data(bytes)) == verdict)
+        #expect(try Verdict(json: Array(JSONEncoder().encode(verdict))) == verdict)
+        #expect(verdict.description.contains("reusedFrom: 5d2b7c1e"))
+        // Absent: the bytes are those of before (no key at all).
+        verdict.reusedFrom = nil
+        #expect(!String(decoding: verdict.encodedJSON(), as: UTF8.self).contains("reusedFrom"))
+        #expect(throws: ContractDecodingError(path: "reusedFrom", code: .invalidType)) {
+            try Verdict(json: Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: #""reusedFrom":"5d2b7c1e-3f4a-4b5c-8d6e-7f8091a2b3c4""#, with: #""reusedFrom":7"#).utf8))
+        }
+    }
+
     @Test("decoding reports the path of what is wrong, never the value")
     func decodingErrors() {
         #expect(throws: ContractDecodingError(path: "verdictId", code: .missing)) { try Verdict(json: Array("{}".utf8)) }

@@ -1,4 +1,6 @@
+import Contract
 import CoreMetrics
+import Foundation
 import Identity
 import Synchronization
 import Testing
@@ -70,5 +72,62 @@ final class GaugeValues: MetricsFactory, Sendable {
         }
         func record(_ value: Double) { record(Int64(value)) }
         func recordNanoseconds(_ duration: Int64) {}
+    }
+}
+
+/// The answer key of registry answer reuse, without I/O.
+@Suite("Registry answer keys")
+struct AnswerKeyTests {
+    static let key = Array("subject-ref-key-A-0123456789abcdef".utf8)
+
+    static func request(name: String, id: String = "030190012345", born: String = "1990-04-12", recipient: AutofillRecipientKey? = nil, channel: Channel = .registration) -> VerificationRequest {
+        let details: ChannelDetails = channel == .counter ? .counter(autofillRecipientKey: recipient) : .registration(accountId: "acc-1")
+        return VerificationRequest(
+            requestUUID: UUID(), occurredAt: Timestamp(Date()), agencyCode: "H23.45.10", actor: Actor(kind: .citizen, id: "acc-1"),
+            subject: Subject(fullName: PersonName.normalize(name), idNumber: id, dateOfBirth: PartialDate(born)!), details: details)
+    }
+
+    @Test("spellings the registry treats as one name share a key; a different number, date, diacritic or subject key does not")
+    func keys() throws {
+        let reuse = AnswerReuse(subjectRefKey: Self.key, verifiedFor: .seconds(60), mismatchFor: .seconds(5))
+        let key = try #require(reuse.key(for: Self.request(name: "Nguyễn Thị Hoà")))
+        #expect(key.count == 32)
+        #expect(reuse.key(for: Self.request(name: "nguyễn  thị HÒA")) == key, "case, white space and tone placement")
+        #expect(reuse.key(for: Self.request(name: "Nguyen Thi Hoa")) != key, "other diacritics count")
+        #expect(reuse.key(for: Self.request(name: "Nguyễn Thị Hoà", id: "030190012346")) != key)
+        #expect(reuse.key(for: Self.request(name: "Nguyễn Thị Hoà", born: "1990")) != key, "a year alone is another question")
+        let other = AnswerReuse(subjectRefKey: Array("subject-ref-key-B-0123456789abcdef".utf8), verifiedFor: .seconds(60), mismatchFor: .zero)
+        #expect(other.key(for: Self.request(name: "Nguyễn Thị Hoà")) != key, "a new SUBJECT_REF_KEY starts fresh")
+        // Not the subject ref's HMAC: a distinct derived key.
+        #expect(Array(SubjectRefKey(keyBytes: Self.key).ref(for: "030190012345").utf8) != key)
+        let off = AnswerReuse(subjectRefKey: Self.key, verifiedFor: .zero, mismatchFor: .zero)
+        #expect(off.key(for: Self.request(name: "Nguyễn Thị Hoà")) == nil)
+    }
+
+    @Test("only verified and mismatch answers that called are kept, each with its expiry; autofill counters never reuse")
+    func keeping() throws {
+        let reuse = AnswerReuse(subjectRefKey: Self.key, verifiedFor: .seconds(60), mismatchFor: .seconds(5))
+        let request = Self.request(name: "Nguyễn Thị Hoà")
+        let refKey = SubjectRefKey(keyBytes: Self.key)
+        func verdict(_ outcome: Verdict.Outcome, attempts: Int) -> Verdict {
+            Verdict(request: request, outcome: outcome, attempts: attempts, decidedAt: Timestamp(Date()), subjectRefKey: refKey)
+        }
+        let kept = try #require(reuse.answerToKeep(verdict(.verified, attempts: 1), key: [1]))
+        #expect(kept.answer.outcome == .verified && kept.answer.sourceRequestID == request.requestId)
+        #expect(abs(kept.answer.expiresAt.timeIntervalSince(kept.answeredAt) - 60) < 0.001)
+        let mismatch = try #require(reuse.answerToKeep(verdict(.mismatch, attempts: 2), key: [1]))
+        #expect(abs(mismatch.answer.expiresAt.timeIntervalSince(mismatch.answeredAt) - 5) < 0.001)
+        #expect(reuse.answerToKeep(verdict(.invalid, attempts: 1), key: [1]) == nil, "registry_rejected")
+        #expect(reuse.answerToKeep(verdict(.unavailable, attempts: 3), key: [1]) == nil)
+        #expect(reuse.answerToKeep(verdict(.verified, attempts: 0), key: [1]) == nil, "no call made")
+        let reused = reuse.verdict(request, reusing: kept.answer, subjectRefKey: refKey)
+        #expect(reused.attempts == 0 && reused.reusedFrom == request.requestId && reused.outcome == .verified)
+        #expect(reuse.answerToKeep(reused, key: [1]) == nil, "a reused answer is not kept again")
+        let noMismatch = AnswerReuse(subjectRefKey: Self.key, verifiedFor: .seconds(60), mismatchFor: .zero)
+        #expect(noMismatch.answerToKeep(verdict(.mismatch, attempts: 1), key: [1]) == nil)
+        let privateKey = Array(repeating: UInt8(9), count: 32)
+        #expect(!AnswerReuse.mayReuse(Self.request(name: "A B", recipient: AutofillRecipientKey(rawRepresentation: privateKey)!, channel: .counter)))
+        #expect(AnswerReuse.mayReuse(Self.request(name: "A B", channel: .counter)))
+        #expect(AnswerReuse.mayReuse(request))
     }
 }

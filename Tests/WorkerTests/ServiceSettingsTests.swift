@@ -48,6 +48,22 @@ struct ServiceSettingsTests {
         })
     }
 
+    @Test("answer reuse expiries: 24 h and 5 min by default, 0 turns one off, a bad value is named")
+    func answerReuse() throws {
+        let defaults = try ServiceSettings.fromEnvironment(complete)
+        #expect(defaults.worker.answerReuseVerified == .seconds(86_400))
+        #expect(defaults.worker.answerReuseMismatch == .seconds(300))
+        let settings = try ServiceSettings.fromEnvironment(
+            complete.merging(["ANSWER_REUSE_VERIFIED_SECONDS": "0", "ANSWER_REUSE_MISMATCH_SECONDS": "60"]) { $1 })
+        #expect(settings.worker.answerReuseVerified == .zero)
+        #expect(settings.worker.answerReuseMismatch == .seconds(60))
+        for (name, value) in [("ANSWER_REUSE_VERIFIED_SECONDS", "-1"), ("ANSWER_REUSE_MISMATCH_SECONDS", "soon")] {
+            #expect(performing: { try ServiceSettings.fromEnvironment(complete.merging([name: value]) { $1 }) }, throws: { error in
+                (error as? SettingsError)?.setting == name
+            })
+        }
+    }
+
     @Test("the runtime builds its registry client from the settings")
     func runtimeUsesSettings() async throws {
         var settings = try ServiceSettings.fromEnvironment(

@@ -6,7 +6,7 @@ enum FieldName: String, CaseIterable, Sendable {
     case autofill, recipientKey, accountId, dossier, code, procedureCode, receivedAt, dueAt
     // Verdicts.
     case verdictId, channel, decidedAt, outcome, reasons, field, idNumberMasked, ref, attempts
-    case encapsulatedKey, ciphertext, state
+    case encapsulatedKey, ciphertext, state, reusedFrom
     // Dossier events.
     case eventId, dossierCode, type
 

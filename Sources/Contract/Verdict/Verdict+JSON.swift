@@ -3,7 +3,7 @@ import Identity
 
 extension Verdict: Codable {
     enum CodingKeys: String, CodingKey {
-        case verdictId, requestId, channel, agencyCode, decidedAt, outcome, reasons, subject, attempts, autofill, dossier
+        case verdictId, requestId, channel, agencyCode, decidedAt, outcome, reasons, subject, attempts, reusedFrom, autofill, dossier
     }
 
     public init(from decoder: any Decoder) throws {
@@ -22,6 +22,7 @@ extension Verdict: Codable {
             reasons: try container.decodeIfPresent([ValidationReason].self, forKey: .reasons),
             subject: try container.decodeIfPresent(VerdictSubject.self, forKey: .subject),
             attempts: try container.decode(Int.self, forKey: .attempts),
+            reusedFrom: try container.decodeIfPresent(String.self, forKey: .reusedFrom),
             autofill: try container.decodeIfPresent(SealedAutofill.self, forKey: .autofill),
             dossier: try container.decodeIfPresent(VerdictDossier.self, forKey: .dossier)
         )
@@ -38,6 +39,7 @@ extension Verdict: Codable {
         try container.encodeIfPresent(self.reasons, forKey: .reasons)
         try container.encodeIfPresent(self.subject, forKey: .subject)
         try container.encode(self.attempts, forKey: .attempts)
+        try container.encodeIfPresent(self.reusedFrom, forKey: .reusedFrom)
         try container.encodeIfPresent(self.autofill, forKey: .autofill)
         try container.encodeIfPresent(self.dossier, forKey: .dossier)
     }
@@ -46,7 +48,7 @@ extension Verdict: Codable {
 extension Verdict {
     /// The verdict's canonical JSON: fields in the order of contract section 3
     /// (`verdictId`, `requestId`, `channel`, `agencyCode`, `decidedAt`, `outcome`, `reasons`,
-    /// `subject`, `attempts`, `autofill`, `dossier`), absent optional fields left out, no white
+    /// `subject`, `attempts`, `reusedFrom`, `autofill`, `dossier`), absent optional fields left out, no white
     /// space, non-ASCII as UTF-8. Store these bytes and re-emit them unchanged.
     public func encodedJSON() -> [UInt8] {
         var writer = JSONWriter(capacity: 384)
@@ -76,6 +78,7 @@ extension Verdict {
             writer.endObject()
         }
         writer.field("attempts", self.attempts)
+        if let reusedFrom = self.reusedFrom { writer.field("reusedFrom", reusedFrom) }
         if let autofill = self.autofill {
             writer.key("autofill")
             writer.beginObject()
@@ -129,6 +132,7 @@ extension Verdict {
             )
         }
         let attempts = try fields.integer(object, .attempts)
+        let reusedFrom = try fields.optionalString(object, .reusedFrom)
         var autofill: SealedAutofill?
         if let object = try fields.optionalObject(object, .autofill) {
             autofill = SealedAutofill(
@@ -153,6 +157,7 @@ extension Verdict {
             reasons: reasons,
             subject: subject,
             attempts: attempts,
+            reusedFrom: reusedFrom,
             autofill: autofill,
             dossier: dossier
         )
@@ -220,6 +225,12 @@ struct StrictFields {
             throw ContractDecodingError(path: prefix + name.rawValue, code: .invalidType)
         }
         return number
+    }
+
+    func optionalString(_ object: JSONObject, _ name: FieldName) throws(ContractDecodingError) -> String? {
+        guard let value = object[name], !value.isNull else { return nil }
+        guard case .string(let text) = value else { throw ContractDecodingError(path: name.rawValue, code: .invalidType) }
+        return text
     }
 
     func optionalObject(_ object: JSONObject, _ name: FieldName) throws(ContractDecodingError) -> JSONObject? {

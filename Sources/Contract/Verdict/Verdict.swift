@@ -32,6 +32,10 @@ public struct Verdict: Sendable, Hashable, CustomStringConvertible {
     public var subject: VerdictSubject?
     /// Registry calls actually made for this request.
     public var attempts: Int
+    /// Set when no call was made because a recent registry answer for the same person (same
+    /// normalised id number, name key and birth date) was reused: the `requestId` of the verdict
+    /// whose answer it was. `attempts` is then 0.
+    public var reusedFrom: String?
     /// Counter, `verified`, autofill asked: the sealed citizen record.
     public var autofill: SealedAutofill?
     /// Submission: the dossier's state after this verdict.
@@ -47,6 +51,7 @@ public struct Verdict: Sendable, Hashable, CustomStringConvertible {
         reasons: [ValidationReason]? = nil,
         subject: VerdictSubject? = nil,
         attempts: Int,
+        reusedFrom: String? = nil,
         autofill: SealedAutofill? = nil,
         dossier: VerdictDossier? = nil
     ) {
@@ -59,6 +64,7 @@ public struct Verdict: Sendable, Hashable, CustomStringConvertible {
         self.reasons = reasons
         self.subject = subject
         self.attempts = attempts
+        self.reusedFrom = reusedFrom
         self.autofill = autofill
         self.dossier = dossier
     }
@@ -125,6 +131,7 @@ public struct Verdict: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         var text = "Verdict(verdictId: \(self.verdictId.lowercaseString), requestId: \(self.requestId), "
         text += "channel: \(self.channel), outcome: \(self.outcome.rawValue), attempts: \(self.attempts)"
+        if let reusedFrom = self.reusedFrom { text += ", reusedFrom: \(reusedFrom)" }
         if let reasons = self.reasons { text += ", reasons: \(reasons)" }
         if let subject = self.subject { text += ", subject: \(subject.idNumberMasked)" }
         return text + ")"

@@ -24,13 +24,16 @@ public struct AuditEntry: Sendable, Hashable {
     /// Released autofill fields, comma-separated, sorted.
     public var autofillFields: String?
     public var recipientFingerprint: String?
+    /// The `requestId` (stored form) whose registry answer this verdict reused: it made no registry
+    /// call (its `attempts` is 0). Absent for every other verdict.
+    public var reusedFrom: String?
 
     public var decidedAt: Date { Date(timeIntervalSince1970: Double(decidedAtMicros) / 1_000_000) }
 
     public init(
         seq: Int64, decidedAtMicros: Int64, requestID: String, agencyCode: String, channel: String, actorKind: String? = nil,
         actorID: String? = nil, accountID: String? = nil, subjectRef: String? = nil, idNumberMasked: String? = nil,
-        outcome: String, autofillFields: String? = nil, recipientFingerprint: String? = nil
+        outcome: String, autofillFields: String? = nil, recipientFingerprint: String? = nil, reusedFrom: String? = nil
     ) {
         self.seq = seq
         self.decidedAtMicros = decidedAtMicros
@@ -45,13 +48,15 @@ public struct AuditEntry: Sendable, Hashable {
         self.outcome = outcome
         self.autofillFields = autofillFields
         self.recipientFingerprint = recipientFingerprint
+        self.reusedFrom = reusedFrom
     }
 
     /// The hash of this row chained to `previous` (32 bytes).
     ///
     /// Encoding: the ASCII tag `tthc.audit.v1`, `previous`, `seq` and `decidedAtMicros` as 8-byte
     /// big-endian integers, then each text field in declaration order as `0x00` when absent or `0x01`,
-    /// its UTF-8 length as a 4-byte big-endian integer and its bytes.
+    /// its UTF-8 length as a 4-byte big-endian integer and its bytes; `reusedFrom` (added by
+    /// migration 8) only when present, so rows written before it hash as they did.
     public func chainHash(previous: [UInt8]) -> [UInt8] {
         // Fed to the hasher piece by piece: no intermediate buffer (this runs once per verdict).
         var hasher = SHA256()
@@ -82,6 +87,7 @@ public struct AuditEntry: Sendable, Hashable {
         text(outcome)
         text(autofillFields)
         text(recipientFingerprint)
+        if reusedFrom != nil { text(reusedFrom) }
         return Array(hasher.finalize())
     }
 
@@ -99,6 +105,7 @@ public struct AuditEntry: Sendable, Hashable {
         drop(&idNumberMasked)
         drop(&autofillFields)
         drop(&recipientFingerprint)
+        drop(&reusedFrom)
     }
 
     /// The hash before the first row of a chain: 32 zero bytes.

@@ -101,7 +101,7 @@ public struct AuditTrail: Sendable {
 
     private static let columns = """
         seq, (extract(epoch FROM decided_at) * 1000000)::int8, request_id, agency_code, channel, actor_kind, actor_id,
-        account_id, subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, prev_hash, row_hash
+        account_id, subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, reused_from, prev_hash, row_hash
         """
 
     /// Rows matching every given filter, in chain order.
@@ -128,14 +128,14 @@ public struct AuditTrail: Sendable {
     }
 
     static func entry(_ row: PostgresRow) throws -> (entry: AuditEntry, previous: [UInt8], hash: [UInt8]) {
-        let (seq, micros, request, agency, channel, kind, actor, account, ref, masked, outcome, fields, print, previous, hash) =
+        let (seq, micros, request, agency, channel, kind, actor, account, ref, masked, outcome, fields, print, reused, previous, hash) =
             try row.decode(
-                (Int64, Int64, String, String, String, String?, String?, String?, String?, String?, String, String?, String?, ByteBuffer,
-                    ByteBuffer).self)
+                (Int64, Int64, String, String, String, String?, String?, String?, String?, String?, String, String?, String?, String?,
+                    ByteBuffer, ByteBuffer).self)
         let entry = AuditEntry(
             seq: seq, decidedAtMicros: micros, requestID: request, agencyCode: agency, channel: channel, actorKind: kind,
             actorID: actor, accountID: account, subjectRef: ref, idNumberMasked: masked, outcome: outcome,
-            autofillFields: fields, recipientFingerprint: print)
+            autofillFields: fields, recipientFingerprint: print, reusedFrom: reused)
         return (entry, Array(previous.readableBytesView), Array(hash.readableBytesView))
     }
 
@@ -222,9 +222,9 @@ extension AuditTrail.Chained {
         return """
             audit_appended AS (
                 INSERT INTO audit_trail (seq, decided_at, request_id, agency_code, channel, actor_kind, actor_id, account_id,
-                    subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, prev_hash, row_hash)
+                    subject_ref, id_number_masked, outcome, autofill_fields, recipient_fingerprint, reused_from, prev_hash, row_hash)
                 SELECT q, timestamptz 'epoch' + m * interval '1 microsecond', r, a, c, NULLIF(k, ''), NULLIF(ac, ''), NULLIF(n, ''),
-                    NULLIF(s, ''), NULLIF(mk, ''), o, NULLIF(f, ''), NULLIF(p, ''),
+                    NULLIF(s, ''), NULLIF(mk, ''), o, NULLIF(f, ''), NULLIF(p, ''), NULLIF(u, ''),
                     COALESCE(lag(rh) OVER (ORDER BY q), \(b.bind(ByteBuffer(bytes: start.hash)))::bytea), rh
                 FROM unnest(\(b.bind(e.map(\.seq)))::int8[], \(b.bind(e.map(\.decidedAtMicros)))::int8[],
                     \(b.bind(e.map(\.requestID)))::text[], \(b.bind(e.map(\.agencyCode)))::text[], \(b.bind(e.map(\.channel)))::text[],
@@ -232,8 +232,8 @@ extension AuditTrail.Chained {
                     \(b.bind(e.map { $0.accountID ?? "" }))::text[], \(b.bind(e.map { $0.subjectRef ?? "" }))::text[],
                     \(b.bind(e.map { $0.idNumberMasked ?? "" }))::text[], \(b.bind(e.map(\.outcome)))::text[],
                     \(b.bind(e.map { $0.autofillFields ?? "" }))::text[], \(b.bind(e.map { $0.recipientFingerprint ?? "" }))::text[],
-                    \(b.bind(hashes))::bytea[])
-                    AS x(q, m, r, a, c, k, ac, n, s, mk, o, f, p, rh)
+                    \(b.bind(e.map { $0.reusedFrom ?? "" }))::text[], \(b.bind(hashes))::bytea[])
+                    AS x(q, m, r, a, c, k, ac, n, s, mk, o, f, p, u, rh)
                 RETURNING 1
             ),
             audit_head_moved AS (

@@ -30,5 +30,6 @@ extension Migration {
         .outboxByReference,  // 5
         .dossierRollup,  // 6
         .auditTrail,  // 7
+        .registryAnswers,  // 8
     ]
 }

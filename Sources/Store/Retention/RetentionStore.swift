@@ -41,6 +41,18 @@ public struct RetentionStore: Sendable {
             """)
     }
 
+    /// Deletes up to `limit` registry answers that expired before `now` (by `registry_answers_expires_at`).
+    public func deleteExpiredAnswers(before now: Date, limit: Int) async throws -> Int {
+        try await count(
+            operation: "delete expired registry answers",
+            """
+            DELETE FROM registry_answers WHERE answer_key IN (
+                SELECT answer_key FROM registry_answers WHERE expires_at <= \(now)
+                ORDER BY expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING 1
+            """)
+    }
+
     /// Deletes the oldest audit rows, up to `limit`, in chain order and only while they were decided
     /// before `cutoff`; the last one deleted becomes the chain's anchor (its `seq` and hash, in the
     /// same transaction), so that `verify` still checks what is kept. Returns how many it deleted.

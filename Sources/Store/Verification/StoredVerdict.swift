@@ -50,6 +50,9 @@ public struct DecisionRecord: Sendable {
     public var settlesParkedCheck: Bool
     /// Who asked, and what an autofill released: the audit row's facts beyond the verdict.
     public var audit: AuditFacts
+    /// A fresh registry answer to keep for reuse (``KeptRegistryAnswer``), written in the same
+    /// transaction when the decision is new. `nil`: nothing to keep.
+    public var keptAnswer: KeptRegistryAnswer? = nil
 
     /// Whether the verdict goes through the outbox: only a parked check's. A decision on a consumed
     /// message needs none: its offset is committed only once its verdict is delivered, and a

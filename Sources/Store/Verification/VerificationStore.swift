@@ -246,6 +246,7 @@ public struct VerificationStore: Sendable {
                 )
                 """)
         }
+        if let answers = Self.keptAnswersCTE(fresh.compactMap(\.record.keptAnswer), &b) { ctes.append(answers) }
         let settled = records.filter(\.settlesParkedCheck).map(\.requestKey)
         if !settled.isEmpty {
             ctes.append("settled AS (DELETE FROM parked_checks WHERE request_id = ANY(\(b.bind(settled))) RETURNING 1)")
@@ -415,7 +416,8 @@ extension VerificationStore {
             actorID: facts.actorID.map(StorableText.encode), accountID: facts.accountID.map(StorableText.encode),
             subjectRef: verdict.subject?.ref, idNumberMasked: verdict.subject?.idNumberMasked, outcome: verdict.outcome.rawValue,
             autofillFields: verdict.autofill == nil ? nil : facts.autofillFields.map { $0.sorted().joined(separator: ",") },
-            recipientFingerprint: verdict.autofill == nil ? nil : facts.recipientFingerprint)
+            recipientFingerprint: verdict.autofill == nil ? nil : facts.recipientFingerprint,
+            reusedFrom: verdict.reusedFrom.map(StorableText.encode))
     }
 
     /// An instant in whole microseconds since 1970, as PostgreSQL's `timestamptz` holds it.

@@ -27,6 +27,7 @@ public final class VerificationWorker: Service, Sendable {
     private let recorder: VerdictRecorder
     private let decider: RequestDecider
     private let parkedSealer: ParkedRequestSealer
+    private let answerReuse: AnswerReuse
     private let metrics: WorkerMetrics
     private let lanes = Lanes()
     private let permits: AsyncPermits
@@ -60,6 +61,8 @@ public final class VerificationWorker: Service, Sendable {
             registry: registry, subjectRefKey: SubjectRefKey(keyBytes: subjectRefKey),
             sealer: AutofillSealer(fields: configuration.autofillFields), configuration: configuration, logger: logger)
         self.parkedSealer = ParkedRequestSealer(subjectRefKey: subjectRefKey, previousKeys: previousSubjectRefKeys)
+        self.answerReuse = AnswerReuse(
+            subjectRefKey: subjectRefKey, verifiedFor: configuration.answerReuseVerified, mismatchFor: configuration.answerReuseMismatch)
         self.metrics.trackParkedKeys(parkedSealer.keyIDs)
         self.permits = AsyncPermits(configuration.maxInFlight)
     }
@@ -161,6 +164,8 @@ public final class VerificationWorker: Service, Sendable {
         var laneKey: String
         /// The idempotency key in its stored form (``StorableText``).
         var requestKey: String?
+        /// The subject's registry answer key (``AnswerReuse``), when reuse is on.
+        var answerKey: [UInt8]?
     }
 
     /// The lane of a message: its key, stored safely; a keyless message has a lane of its own
@@ -203,6 +208,7 @@ public final class VerificationWorker: Service, Sendable {
                 deadLetters.append((read, reason))
             case .request(let request):
                 read.requestKey = StorableText.encode(request.idempotencyKey)
+                read.answerKey = answerReuse.key(for: request)
                 requests.append(read)
             case .invalid(let invalid):
                 read.requestKey = StorableText.encode(invalid.idempotencyKey)
@@ -212,7 +218,7 @@ public final class VerificationWorker: Service, Sendable {
         await deadLetter(deadLetters)
         if requests.isEmpty { return }
 
-        guard let (prior, parkedLanes, refused) = await lookUp(requests) else {
+        guard let (prior, parkedLanes, answers, refused) = await lookUp(requests) else {
             // Shutting down: leave these unfinished; they are read again after the restart.
             return
         }
@@ -227,50 +233,62 @@ public final class VerificationWorker: Service, Sendable {
             metrics.setInFlight(permits.inUse)
             let priorVerdict = read.requestKey.flatMap { prior[$0] }
             let laneParked = parkedLanes.contains(read.laneKey)
+            let answer = read.answerKey.flatMap { answers[$0] }
             lanes.submit(read.laneKey) {
-                await self.process(read, prior: priorVerdict, laneParkedInStore: laneParked)
+                await self.process(read, prior: priorVerdict, laneParkedInStore: laneParked, answer: answer)
                 self.permits.release()
                 self.metrics.setInFlight(self.permits.inUse)
             }
         }
     }
 
-    /// The stored verdicts and the parked lanes of a batch, in two queries, retried while the
-    /// database is unreachable (nothing may be skipped; consumption waits meanwhile). Requests whose
-    /// keys the database refuses are handed back to be dead-lettered. `nil` when shutting down.
+    /// The stored verdicts, the parked lanes and the reusable registry answers of a batch, in two
+    /// queries (the answers come with the lanes), retried while the database is unreachable (nothing
+    /// may be skipped; consumption waits meanwhile). Requests whose keys the database refuses are
+    /// handed back to be dead-lettered. `nil` when shutting down.
     private func lookUp(
         _ requests: [ReadMessage]
-    ) async -> (prior: [String: PublishableVerdict], parkedLanes: Set<String>, refused: [ReadMessage])? {
-        func query(_ reads: [ReadMessage]) async -> RetryOutcome<([String: PublishableVerdict], Set<String>)> {
+    ) async -> (prior: [String: PublishableVerdict], parkedLanes: Set<String>, answers: [[UInt8]: RegistryAnswer], refused: [ReadMessage])? {
+        typealias Found = ([String: PublishableVerdict], Set<String>, [[UInt8]: RegistryAnswer])
+        func query(_ reads: [ReadMessage]) async -> RetryOutcome<Found> {
             await retrying("reading prior verdicts", logger: logger) {
                 let prior = try await self.store.priorVerdicts(reads.compactMap(\.requestKey))
-                let lanes = try await self.store.lanesWithParkedChecks(Array(Set(reads.map(\.laneKey))))
-                return (prior, lanes)
+                let (lanes, answers) = try await self.store.lanesWithParkedChecks(
+                    Array(Set(reads.map(\.laneKey))), answers: Array(Set(reads.compactMap(Self.reusableAnswerKey))))
+                return (prior, lanes, answers)
             }
         }
         switch await query(requests) {
-        case .success(let (prior, lanes)):
-            return (prior, lanes, [])
+        case .success(let (prior, lanes, answers)):
+            return (prior, lanes, answers, [])
         case .cancelled:
             return nil
         case .permanent:
             // One by one, to set the refused apart from the rest.
             var prior: [String: PublishableVerdict] = [:]
             var lanes: Set<String> = []
+            var answers: [[UInt8]: RegistryAnswer] = [:]
             var refused: [ReadMessage] = []
             for read in requests {
                 switch await query([read]) {
-                case .success(let (one, parked)):
+                case .success(let (one, parked, found)):
                     prior.merge(one) { $1 }
                     lanes.formUnion(parked)
+                    answers.merge(found) { $1 }
                 case .permanent:
                     refused.append(read)
                 case .cancelled:
                     return nil
                 }
             }
-            return (prior, lanes, refused)
+            return (prior, lanes, answers, refused)
         }
+    }
+
+    /// The answer key to look up for a request that may take a kept answer (see ``AnswerReuse/mayReuse(_:)``).
+    private static func reusableAnswerKey(_ read: ReadMessage) -> [UInt8]? {
+        guard case .request(let request) = read.result, AnswerReuse.mayReuse(request) else { return nil }
+        return read.answerKey
     }
 
     private func completed(_ message: KafkaMessage) -> @Sendable () -> Void {
@@ -281,9 +299,9 @@ public final class VerificationWorker: Service, Sendable {
 
     // MARK: One request
 
-    private func process(_ read: ReadMessage, prior: PublishableVerdict?, laneParkedInStore: Bool) async {
+    private func process(_ read: ReadMessage, prior: PublishableVerdict?, laneParkedInStore: Bool, answer: RegistryAnswer?) async {
         await traced(read, name: "verify request") { requestLogger in
-            await self.processTraced(read, prior: prior, laneParkedInStore: laneParkedInStore, requestLogger: requestLogger)
+            await self.processTraced(read, prior: prior, laneParkedInStore: laneParkedInStore, answer: answer, requestLogger: requestLogger)
         }
     }
 
@@ -312,7 +330,9 @@ public final class VerificationWorker: Service, Sendable {
         }
     }
 
-    private func processTraced(_ read: ReadMessage, prior: PublishableVerdict?, laneParkedInStore: Bool, requestLogger: Logger) async {
+    private func processTraced(
+        _ read: ReadMessage, prior: PublishableVerdict?, laneParkedInStore: Bool, answer: RegistryAnswer?, requestLogger: Logger
+    ) async {
         let done = completed(read.message)
         if let prior {
             requestLogger.debug("request seen before: stored verdict re-emitted")
@@ -341,15 +361,26 @@ public final class VerificationWorker: Service, Sendable {
             for warning in request.warnings {
                 requestLogger.info("identity rule relaxed to a warning", metadata: ["request.warning": "\(warning.code)"])
             }
+            if let answer, AnswerReuse.mayReuse(request) {
+                // The same person was asked recently: that answer, no call, no registry slot.
+                let verdict = answerReuse.verdict(request, reusing: answer, subjectRefKey: decider.subjectRefKey)
+                requestLogger.debug("registry answer reused", metadata: ["request.outcome": "\(verdict.outcome.rawValue)"])
+                metrics.answerReused()
+                let result = await recorder.record(
+                    decisionRecord(verdict, key: read.requestKey ?? "", dossier: dossierChange(request), read: read),
+                    consumedAt: read.consumedAt, onDurable: done)
+                if case .refused = result { await deadLetter([(read, .unprocessable)]) }
+                return
+            }
             let decision = await decider.decide(
                 request, consumedAt: read.firstSeenAt, priorAttempts: 0, parkAllowed: request.channel == .submission,
                 logger: requestLogger)
             switch decision {
             case .verdict(let verdict):
                 requestLogger.debug("request decided", metadata: ["request.outcome": "\(verdict.outcome.rawValue)"])
-                let result = await recorder.record(
-                    decisionRecord(verdict, key: read.requestKey ?? "", dossier: dossierChange(request), read: read),
-                    consumedAt: read.consumedAt, onDurable: done)
+                var record = decisionRecord(verdict, key: read.requestKey ?? "", dossier: dossierChange(request), read: read)
+                record.keptAnswer = answerReuse.answerToKeep(verdict, key: read.answerKey)
+                let result = await recorder.record(record, consumedAt: read.consumedAt, onDurable: done)
                 if case .refused = result { await deadLetter([(read, .unprocessable)]) }
             case .park(let attempts):
                 await park(read, attempts: attempts, logger: requestLogger)
@@ -541,7 +572,9 @@ public final class VerificationWorker: Service, Sendable {
                 request, consumedAt: check.consumedAt, priorAttempts: check.attempts, parkAllowed: true, logger: checkLogger)
             switch decision {
             case .verdict(let verdict):
-                record = decisionRecord(verdict, key: check.requestKey, dossier: dossierChange(request), read: read, settlesParked: true)
+                var decided = decisionRecord(verdict, key: check.requestKey, dossier: dossierChange(request), read: read, settlesParked: true)
+                decided.keptAnswer = answerReuse.answerToKeep(verdict, key: answerReuse.key(for: request))
+                record = decided
             case .park(let attempts):
                 let backoff = min(configuration.parkedRetryInitial.seconds * pow(2, Double(min(attempts, 16))), configuration.parkedRetryMax.seconds)
                 let next = min(Date().addingTimeInterval(backoff), check.deadline)

@@ -3,7 +3,7 @@ import Logging
 import ServiceLifecycle
 import Store
 
-/// Deletes results, dossier events and audit rows past their retention, in the background: every
+/// Deletes results, dossier events and audit rows past their retention, and expired registry answers, in the background: every
 /// ``RetentionConfiguration/interval``, each table in batches of ``RetentionConfiguration/batchSize``
 /// with a pause between them. Dead letters live only on their Kafka topic: their retention is the
 /// topic's `retention.ms` (docs/operations.md).
@@ -13,11 +13,14 @@ public struct RetentionService: Service {
         public var results = 0
         public var dossierEvents = 0
         public var auditRows = 0
+        /// Registry answers past their own expiry (always deleted: they are no longer reused).
+        public var registryAnswers = 0
 
-        public init(results: Int = 0, dossierEvents: Int = 0, auditRows: Int = 0) {
+        public init(results: Int = 0, dossierEvents: Int = 0, auditRows: Int = 0, registryAnswers: Int = 0) {
             self.results = results
             self.dossierEvents = dossierEvents
             self.auditRows = auditRows
+            self.registryAnswers = registryAnswers
         }
     }
 
@@ -47,7 +50,7 @@ public struct RetentionService: Service {
                     logger.debug(
                         "retention pass done",
                         metadata: ["retention.results": "\(pass.results)", "retention.dossier_events": "\(pass.dossierEvents)",
-                            "retention.audit_rows": "\(pass.auditRows)"])
+                            "retention.audit_rows": "\(pass.auditRows)", "retention.registry_answers": "\(pass.registryAnswers)"])
                 } catch is CancellationError {
                     return
                 } catch {
@@ -72,6 +75,7 @@ public struct RetentionService: Service {
         if let cutoff = cutoff(configuration.auditDays) {
             result.auditRows = try await batches { try await store.deleteAuditRows(decidedBefore: cutoff, limit: $0) }
         }
+        result.registryAnswers = try await batches { try await store.deleteExpiredAnswers(before: now, limit: $0) }
         return result
     }
 

@@ -213,6 +213,8 @@ public struct ServiceSettings: Sendable {
         if let n = try integer("DEADLINE_COUNTER_SECONDS", 1...86_400 * 7) { settings.worker.deadlines[.counter] = .seconds(n) }
         if let n = try integer("DEADLINE_REGISTRATION_SECONDS", 1...86_400 * 7) { settings.worker.deadlines[.registration] = .seconds(n) }
         if let n = try integer("DEADLINE_SUBMISSION_SECONDS", 1...86_400 * 7) { settings.worker.deadlines[.submission] = .seconds(n) }
+        if let n = try integer("ANSWER_REUSE_VERIFIED_SECONDS", 0...86_400 * 30) { settings.worker.answerReuseVerified = .seconds(n) }
+        if let n = try integer("ANSWER_REUSE_MISMATCH_SECONDS", 0...86_400 * 30) { settings.worker.answerReuseMismatch = .seconds(n) }
         if let n = try integer("WORKER_MAX_IN_FLIGHT", 1...1_000_000) { settings.worker.maxInFlight = n }
         if let fields = environment["AUTOFILL_FIELDS"], !fields.isEmpty {
             switch AutofillField.parseList(fields) {

@@ -12,6 +12,8 @@ final class WorkerMetrics: Sendable {
     private let deadLetters = Mutex<[String: Counter]>([:])
     private let inFlight: Gauge
     private let parked: Gauge
+    /// Decisions that took a kept registry answer instead of calling (no labels).
+    private let answersReused: Counter
     /// Parked checks by the key that sealed them: one gauge per configured key id, and `unknown`.
     private let parkedByKey = Mutex<[String: Gauge]>([:])
     private let factory: any MetricsFactory
@@ -34,7 +36,10 @@ final class WorkerMetrics: Sendable {
         self.latency = latency
         inFlight = Gauge(label: "identity_inflight_requests", factory: factory)
         parked = Gauge(label: "identity_parked_checks", factory: factory)
+        answersReused = Counter(label: "identity_registry_answers_reused_total", factory: factory)
     }
+
+    func answerReused() { answersReused.increment() }
 
     func verdictPublished(channel: String, outcome: String, consumedAt: Date?) {
         verdicts["\(channel)/\(outcome)"]?.increment()
