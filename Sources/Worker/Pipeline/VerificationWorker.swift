@@ -30,6 +30,10 @@ public final class VerificationWorker: Service, Sendable {
     private let metrics: WorkerMetrics
     private let lanes = Lanes()
     private let permits: AsyncPermits
+    /// Requests take turns here before the registry: fair between agencies, about a second of quota admitted at once.
+    private let admission: RegistryAdmission
+    /// Requests handed back by the closed admission at shutdown: unfinished on purpose (read again after the restart).
+    private let leftForRedelivery = Atomic<Int>(0)
     private let tracker = Mutex(OffsetTracker())
     private let recentlyParkedLanes = Mutex<[String: ContinuousClock.Instant]>([:])
     private let stopping = Atomic<Bool>(false)
@@ -62,6 +66,10 @@ public final class VerificationWorker: Service, Sendable {
         self.parkedSealer = ParkedRequestSealer(subjectRefKey: subjectRefKey, previousKeys: previousSubjectRefKeys)
         self.metrics.trackParkedKeys(parkedSealer.keyIDs)
         self.permits = AsyncPermits(configuration.maxInFlight)
+        let scheduler = registry.configuration.scheduler
+        self.admission = RegistryAdmission(
+            capacity: configuration.admissionCapacity(registryConcurrency: scheduler.maxConcurrentCalls),
+            weights: scheduler.weights, defaultWeight: scheduler.defaultWeight)
     }
 
     /// Requests read and not yet finished.
@@ -79,14 +87,18 @@ public final class VerificationWorker: Service, Sendable {
             group.addTask { await self.commitLoop() }
             group.addTask { await self.parkedLoop() }
             group.addTask { await self.outboxLoop() }
+            group.addTask { await self.admission.expireLoop() }
             await cancelWhenGracefulShutdown {
                 await self.consumeLoop()
             }
             // Shutdown: stop taking messages, let in-flight requests finish (bounded),
             // write and deliver what is recorded, commit, leave the group.
             stopping.store(true, ordering: .releasing)
+            // Requests still waiting for their turn are left unfinished (read again after the restart);
+            // those at the registry finish.
+            admission.close()
             let drainUntil = ContinuousClock.now + configuration.shutdownGrace
-            while inFlight > 0, ContinuousClock.now < drainUntil {
+            while inFlight > leftForRedelivery.load(ordering: .relaxed), ContinuousClock.now < drainUntil {
                 try? await Task.sleep(for: .milliseconds(50))
             }
             // What is still in flight (waiting for the registry, say) is interrupted, not decided:
@@ -341,7 +353,7 @@ public final class VerificationWorker: Service, Sendable {
             for warning in request.warnings {
                 requestLogger.info("identity rule relaxed to a warning", metadata: ["request.warning": "\(warning.code)"])
             }
-            let decision = await decider.decide(
+            let decision = await decideInTurn(
                 request, consumedAt: read.firstSeenAt, priorAttempts: 0, parkAllowed: request.channel == .submission,
                 logger: requestLogger)
             switch decision {
@@ -355,8 +367,45 @@ public final class VerificationWorker: Service, Sendable {
                 await park(read, attempts: attempts, logger: requestLogger)
             case .interrupted:
                 // Left unfinished: its offset is not committed, so it is read again after the restart.
+                leftForRedelivery.add(1, ordering: .relaxed)
                 requestLogger.debug("request interrupted by shutdown; left for redelivery")
             }
+        }
+    }
+
+    /// Waits for the request's turn at the registry (``RegistryAdmission``: its agency's share, its
+    /// deadline first within the agency), then decides it. A request whose deadline passes while
+    /// it waits is `unavailable` at once; at shutdown it is left unfinished.
+    private func decideInTurn(
+        _ request: VerificationRequest, consumedAt: Date, priorAttempts: Int, parkAllowed: Bool, logger: Logger
+    ) async -> RequestDecider.Decision {
+        let deadline = consumedAt.addingTimeInterval(configuration.deadline(for: request.channel).seconds)
+        let remaining = max(0, min(deadline.timeIntervalSinceNow, 7 * 86_400))
+        let turn = await admission.turn(
+            agency: request.agencyCode, queue: Self.admissionQueue(request.channel),
+            deadline: .now + .milliseconds(Int64(remaining * 1_000)))
+        switch turn {
+        case .admitted:
+            let decision = await decider.decide(
+                request, consumedAt: consumedAt, priorAttempts: priorAttempts, parkAllowed: parkAllowed, logger: logger)
+            admission.finish()
+            return decision
+        case .expired:
+            logger.debug("deadline passed while waiting for the registry")
+            return .verdict(
+                Verdict(
+                    request: request, outcome: .unavailable, attempts: priorAttempts, decidedAt: Timestamp(Date()),
+                    subjectRefKey: decider.subjectRefKey))
+        case .closed:
+            return .interrupted
+        }
+    }
+
+    private static func admissionQueue(_ channel: Channel) -> Int {
+        switch channel {
+        case .counter: 0
+        case .registration: 1
+        case .submission: 2
         }
     }
 
@@ -537,7 +586,7 @@ public final class VerificationWorker: Service, Sendable {
             }
             record = decisionRecord(verdict, key: check.requestKey, dossier: dossier, read: read, settlesParked: true)
         case .request(let request):
-            let decision = await decider.decide(
+            let decision = await decideInTurn(
                 request, consumedAt: check.consumedAt, priorAttempts: check.attempts, parkAllowed: true, logger: checkLogger)
             switch decision {
             case .verdict(let verdict):
