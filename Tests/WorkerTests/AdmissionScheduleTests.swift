@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Testing
 @testable import Worker
 
@@ -102,5 +103,24 @@ struct AdmissionScheduleTests {
         gate.close()
         #expect(await third == .closed)
         #expect(await gate.turn(agency: "D", queue: 2, deadline: nil) == .closed)
+    }
+
+    @Test("revoking a partition hands back its waiters and its later arrivals, until it is assigned again")
+    func revokedPartitions() async throws {
+        let gate = RegistryAdmission(capacity: 1, weights: [:], defaultWeight: 1)
+        let revoked = TopicPartition(topic: "t", partition: 1)
+        let kept = TopicPartition(topic: "t", partition: 2)
+        #expect(await gate.turn(agency: "A", queue: 2, deadline: nil, partition: kept) == .admitted)
+        async let waiting = gate.turn(agency: "A", queue: 2, deadline: nil, partition: revoked)
+        async let other = gate.turn(agency: "B", queue: 2, deadline: nil, partition: kept)
+        while gate.load.waiting < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        gate.close([revoked])
+        #expect(await waiting == .closed)
+        #expect(await gate.turn(agency: "C", queue: 2, deadline: nil, partition: revoked) == .closed)
+        gate.finish()
+        #expect(await other == .admitted)
+        gate.reopen([revoked])
+        gate.finish()
+        #expect(await gate.turn(agency: "C", queue: 2, deadline: nil, partition: revoked) == .admitted)
     }
 }

@@ -34,6 +34,8 @@ public final class VerificationWorker: Service, Sendable {
     private let admission: RegistryAdmission
     /// Requests handed back by the closed admission at shutdown: unfinished on purpose (read again after the restart).
     private let leftForRedelivery = Atomic<Int>(0)
+    /// The same, by partition: a revocation does not wait for them.
+    private let abandoned = Mutex<[TopicPartition: Int]>([:])
     private let tracker = Mutex(OffsetTracker())
     private let recentlyParkedLanes = Mutex<[String: ContinuousClock.Instant]>([:])
     private let stopping = Atomic<Bool>(false)
@@ -147,6 +149,7 @@ public final class VerificationWorker: Service, Sendable {
                 case .message(let message):
                     messages.append(message)
                 case .assigned(let partitions):
+                    admission.reopen(Set(partitions))
                     logger.info("partitions assigned", metadata: ["kafka.partitions": "\(partitions.count)"])
                 case .revoked(let partitions, let revocation, let lost):
                     await handle(messages)
@@ -355,7 +358,7 @@ public final class VerificationWorker: Service, Sendable {
             }
             let decision = await decideInTurn(
                 request, consumedAt: read.firstSeenAt, priorAttempts: 0, parkAllowed: request.channel == .submission,
-                logger: requestLogger)
+                logger: requestLogger, partition: read.message.topicPartition)
             switch decision {
             case .verdict(let verdict):
                 requestLogger.debug("request decided", metadata: ["request.outcome": "\(verdict.outcome.rawValue)"])
@@ -368,6 +371,7 @@ public final class VerificationWorker: Service, Sendable {
             case .interrupted:
                 // Left unfinished: its offset is not committed, so it is read again after the restart.
                 leftForRedelivery.add(1, ordering: .relaxed)
+                abandoned.withLock { $0[read.message.topicPartition, default: 0] += 1 }
                 requestLogger.debug("request interrupted by shutdown; left for redelivery")
             }
         }
@@ -377,13 +381,14 @@ public final class VerificationWorker: Service, Sendable {
     /// deadline first within the agency), then decides it. A request whose deadline passes while
     /// it waits is `unavailable` at once; at shutdown it is left unfinished.
     private func decideInTurn(
-        _ request: VerificationRequest, consumedAt: Date, priorAttempts: Int, parkAllowed: Bool, logger: Logger
+        _ request: VerificationRequest, consumedAt: Date, priorAttempts: Int, parkAllowed: Bool, logger: Logger,
+        partition: TopicPartition? = nil
     ) async -> RequestDecider.Decision {
         let deadline = consumedAt.addingTimeInterval(configuration.deadline(for: request.channel).seconds)
         let remaining = max(0, min(deadline.timeIntervalSinceNow, 7 * 86_400))
         let turn = await admission.turn(
             agency: request.agencyCode, queue: Self.admissionQueue(request.channel),
-            deadline: .now + .milliseconds(Int64(remaining * 1_000)))
+            deadline: .now + .milliseconds(Int64(remaining * 1_000)), partition: partition)
         switch turn {
         case .admitted:
             let decision = await decider.decide(
@@ -670,13 +675,18 @@ public final class VerificationWorker: Service, Sendable {
 
     private func revoke(_ partitions: [TopicPartition], revocation: KafkaRevocation, lost: Bool) async {
         let revoked = Set(partitions)
+        // Requests of these partitions still waiting for their turn are left to the new owner;
+        // those at the registry finish first.
+        admission.close(revoked)
+        func abandonedHere() -> Int { abandoned.withLock { counts in revoked.reduce(0) { $0 + (counts[$1] ?? 0) } } }
         let until = ContinuousClock.now + .milliseconds(consumer.configuration.revocationTimeoutMilliseconds - 5_000)
-        while !lost, tracker.withLock({ $0.inFlight(revoked) }) > 0, ContinuousClock.now < until {
+        while !lost, tracker.withLock({ $0.inFlight(revoked) }) > abandonedHere(), ContinuousClock.now < until {
             try? await Task.sleep(for: .milliseconds(20))
         }
         let offsets = lost ? [] : tracker.withLock { $0.takeCommittable(revoked) }
         revocation.done(committing: offsets)
         tracker.withLock { $0.remove(partitions) }
+        abandoned.withLock { counts in for partition in revoked { counts.removeValue(forKey: partition) } }
     }
 
     // MARK: Outbox

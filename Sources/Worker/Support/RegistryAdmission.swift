@@ -1,3 +1,4 @@
+import Kafka
 import Synchronization
 
 /// The worker's gate in front of the registry: requests wait their turn here (fair between
@@ -20,8 +21,17 @@ final class RegistryAdmission: Sendable {
     private struct State: ~Copyable {
         var schedule: AdmissionSchedule
         var waiters: [UInt64: CheckedContinuation<Turn, Never>] = [:]
+        /// The partition each waiter was read from (parked checks have none).
+        var partitions: [UInt64: TopicPartition] = [:]
         var nextID: UInt64 = 0
         var closed = false
+        /// Partitions being revoked: their requests are handed back as they arrive.
+        var refused: Set<TopicPartition> = []
+
+        mutating func take(_ id: UInt64) -> CheckedContinuation<Turn, Never>? {
+            partitions.removeValue(forKey: id)
+            return waiters.removeValue(forKey: id)
+        }
     }
 
     private let state: Mutex<State>
@@ -39,7 +49,8 @@ final class RegistryAdmission: Sendable {
     /// - Parameters:
     ///   - queue: its queue within the agency (the channel's).
     ///   - deadline: when waiting any longer is useless (the request's deadline); `nil`: none.
-    func turn(agency: String, queue: Int, deadline: ContinuousClock.Instant?) async -> Turn {
+    ///   - partition: where the request was read from: revoking it hands the waiter back (``close(_:)``).
+    func turn(agency: String, queue: Int, deadline: ContinuousClock.Instant?, partition: TopicPartition? = nil) async -> Turn {
         let id = state.withLock { state in
             state.nextID &+= 1
             return state.nextID
@@ -48,13 +59,14 @@ final class RegistryAdmission: Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
                 var resume: [(CheckedContinuation<Turn, Never>, Turn)] = []
                 state.withLock { state in
-                    if state.closed || Task.isCancelled {
+                    if state.closed || Task.isCancelled || partition.map(state.refused.contains) == true {
                         resume.append((continuation, .closed))
                         return
                     }
                     state.waiters[id] = continuation
+                    if let partition { state.partitions[id] = partition }
                     for granted in state.schedule.enqueue(id, agency: agency, queue: queue, deadline: deadline) {
-                        if let waiter = state.waiters.removeValue(forKey: granted) { resume.append((waiter, .admitted)) }
+                        if let waiter = state.take(granted) { resume.append((waiter, .admitted)) }
                     }
                 }
                 for (waiter, turn) in resume { waiter.resume(returning: turn) }
@@ -62,6 +74,7 @@ final class RegistryAdmission: Sendable {
         } onCancel: {
             let waiter = state.withLock { state -> CheckedContinuation<Turn, Never>? in
                 guard state.schedule.cancel(id) else { return nil }
+                state.partitions.removeValue(forKey: id)
                 return state.waiters.removeValue(forKey: id)
             }
             waiter?.resume(returning: .closed)
@@ -71,7 +84,7 @@ final class RegistryAdmission: Sendable {
     /// An admitted request is done with the registry.
     func finish() {
         let granted = state.withLock { state in
-            state.schedule.finish().compactMap { state.waiters.removeValue(forKey: $0) }
+            state.schedule.finish().compactMap { state.take($0) }
         }
         for waiter in granted { waiter.resume(returning: .admitted) }
     }
@@ -79,7 +92,7 @@ final class RegistryAdmission: Sendable {
     /// Hands back waiters whose deadline has passed.
     func expire(at instant: ContinuousClock.Instant = .now) {
         let expired = state.withLock { state in
-            state.schedule.expire(at: instant).compactMap { state.waiters.removeValue(forKey: $0) }
+            state.schedule.expire(at: instant).compactMap { state.take($0) }
         }
         for waiter in expired { waiter.resume(returning: .expired) }
     }
@@ -96,8 +109,25 @@ final class RegistryAdmission: Sendable {
     func close() {
         let waiters = state.withLock { state in
             state.closed = true
-            return state.schedule.removeAll().compactMap { state.waiters.removeValue(forKey: $0) }
+            return state.schedule.removeAll().compactMap { state.take($0) }
         }
         for waiter in waiters { waiter.resume(returning: .closed) }
+    }
+
+    /// Hands back as ``Turn/closed`` the waiters read from `partitions` (revoked: their new owner
+    /// reads them again), so that a revocation does not wait for a backlog's turns.
+    /// Requests of these partitions that arrive later are handed back too, until ``reopen(_:)``.
+    func close(_ partitions: Set<TopicPartition>) {
+        let waiters = state.withLock { state in
+            state.refused.formUnion(partitions)
+            let ids = state.partitions.filter { partitions.contains($0.value) }.map(\.key)
+            return ids.compactMap { id in state.schedule.cancel(id) ? state.take(id) : nil }
+        }
+        for waiter in waiters { waiter.resume(returning: .closed) }
+    }
+
+    /// Partitions assigned (again): their requests take turns as usual.
+    func reopen(_ partitions: Set<TopicPartition>) {
+        state.withLock { $0.refused.subtract(partitions) }
     }
 }
