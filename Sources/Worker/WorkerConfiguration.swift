@@ -12,13 +12,25 @@ public struct WorkerConfiguration: Sendable {
     /// Defaults: counter 15 s, registration 30 s, submission 24 h
     /// (`DEADLINE_COUNTER_SECONDS`, `DEADLINE_REGISTRATION_SECONDS`, `DEADLINE_SUBMISSION_SECONDS`).
     public var deadlines: [Channel: Duration] = [.counter: .seconds(15), .registration: .seconds(30), .submission: .seconds(24 * 3600)]
-    /// How long a submission is retried in process before it is parked in
-    /// PostgreSQL. Default: 10 s.
+    /// How long a submission is retried in process after the registry's first failure (error,
+    /// timeout, open circuit) before it is parked in PostgreSQL; waiting for its turn or for a
+    /// rate-limit slot does not count. Default: 10 s.
     public var quickRetryWindow: Duration = .seconds(10)
-    /// Requests read but not yet decided, across all lanes. Above this the
-    /// consumer stops taking messages, its buffer fills and its partitions pause.
-    /// Default: 4,000 (`WORKER_MAX_IN_FLIGHT`).
-    public var maxInFlight: Int = 4_000
+    /// Requests read but not yet finished, across all lanes: a bound on memory (a request waiting
+    /// its turn for the registry costs its message and a suspended task, about 2–3 KB), not on the
+    /// quota. Above this the consumer stops taking messages, its buffer fills and its partitions
+    /// pause; fairness between agencies holds for backlogs that fit in it. Default: 20,000
+    /// (`WORKER_MAX_IN_FLIGHT`).
+    public var maxInFlight: Int = 20_000
+    /// The registry's rate limit for the fleet, calls per second (`REGISTRY_RATE_LIMIT`; the runtime
+    /// fills it in). It sizes how many requests go on to the registry client at once: about
+    /// ``admissionWindow`` of quota. `nil`: twice the registry client's calls in flight.
+    public var registryCallsPerSecond: Int?
+    /// How much quota the requests admitted to the registry client at once may be worth: enough
+    /// that a rate-limit slot always finds a call waiting (registry answers within it), little
+    /// enough that a request admitted waits about this long for its slot at most. The rest wait
+    /// their turn in the worker, fair between agencies. Default: 1 s (at least 4 requests).
+    public var admissionWindow: Duration = .seconds(1)
     /// Decisions written per group-commit transaction at most. Default: 500.
     public var groupCommitBatch: Int = 500
     /// Offsets are committed this often. Default: 1 s.
@@ -46,6 +58,13 @@ public struct WorkerConfiguration: Sendable {
     public var identityPolicy: IdentityPolicy = IdentityPolicy()
 
     public init() {}
+
+    /// Requests admitted to the registry client at once (see ``admissionWindow``).
+    public func admissionCapacity(registryConcurrency: Int) -> Int {
+        guard let rate = registryCallsPerSecond else { return max(4, 2 * registryConcurrency) }
+        let seconds = Double(admissionWindow.components.seconds) + Double(admissionWindow.components.attoseconds) / 1e18
+        return max(4, Int((Double(rate) * seconds).rounded(.up)))
+    }
 
     public func deadline(for channel: Channel) -> Duration {
         deadlines[channel] ?? .seconds(30)

@@ -64,6 +64,19 @@ struct ServiceSettingsTests {
         }
     }
 
+    @Test("REGISTRY_AGENCY_WEIGHTS sets the agencies' shares; a malformed value is named")
+    func agencyWeights() throws {
+        #expect(try ServiceSettings.fromEnvironment(complete).registryClient.scheduler.weights.isEmpty)
+        let settings = try ServiceSettings.fromEnvironment(
+            complete.merging(["REGISTRY_AGENCY_WEIGHTS": "000.00.01.H01=2, 000.00.02.H02=1"]) { $1 })
+        #expect(settings.registryClient.scheduler.weights == ["000.00.01.H01": 2, "000.00.02.H02": 1])
+        for bad in ["A", "A=0", "A=x", "=2", "A=2,A=3", "A=1001"] {
+            #expect(performing: { try ServiceSettings.fromEnvironment(complete.merging(["REGISTRY_AGENCY_WEIGHTS": bad]) { $1 }) }, throws: { error in
+                (error as? SettingsError)?.setting == "REGISTRY_AGENCY_WEIGHTS"
+            })
+        }
+    }
+
     @Test("the runtime builds its registry client from the settings")
     func runtimeUsesSettings() async throws {
         var settings = try ServiceSettings.fromEnvironment(

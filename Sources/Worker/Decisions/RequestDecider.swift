@@ -32,7 +32,11 @@ struct RequestDecider: Sendable {
     ) async -> Decision {
         let deadline = consumedAt.addingTimeInterval(configuration.deadline(for: request.channel).seconds)
         // Past its deadline (consumed before a restart, say) the loop below makes no call: unavailable.
-        var windowEnd = parkAllowed ? min(deadline, Date().addingTimeInterval(configuration.quickRetryWindow.seconds)) : deadline
+        // The quick-retry window of a request that may park opens at the registry's first failure:
+        // waiting for a rate-limit slot is not a failure, and the worker admits only what the
+        // quota serves within about a second (RegistryAdmission), so that wait is short.
+        var windowEnd = deadline
+        var failing = false
         var attempts = priorAttempts
         var wait = 0.2
         let query = RegistryQuery(
@@ -70,6 +74,10 @@ struct RequestDecider: Sendable {
                     return .verdict(verdict(request, .invalid, attempts, reasons: [ValidationReason(field: "subject", code: .registryRejected)]))
                 }
                 if error.code == .shutDown || Task.isCancelled { return .interrupted }
+                if parkAllowed, !failing, error.code != .limiterUnavailable, error.code != .deadlineExceeded {
+                    failing = true
+                    windowEnd = min(deadline, Date().addingTimeInterval(configuration.quickRetryWindow.seconds))
+                }
                 if error.code == .limiterUnavailable {
                     // The fleet quota lives in PostgreSQL: a database blip, not a registry failure.
                     // The time it costs does not use up the quick-retry window, so nothing parks for

@@ -31,6 +31,12 @@ public final class VerificationWorker: Service, Sendable {
     private let metrics: WorkerMetrics
     private let lanes = Lanes()
     private let permits: AsyncPermits
+    /// Requests take turns here before the registry: fair between agencies, about a second of quota admitted at once.
+    private let admission: RegistryAdmission
+    /// Requests handed back by the closed admission at shutdown: unfinished on purpose (read again after the restart).
+    private let leftForRedelivery = Atomic<Int>(0)
+    /// The same, by partition: a revocation does not wait for them.
+    private let abandoned = Mutex<[TopicPartition: Int]>([:])
     private let tracker = Mutex(OffsetTracker())
     private let recentlyParkedLanes = Mutex<[String: ContinuousClock.Instant]>([:])
     private let stopping = Atomic<Bool>(false)
@@ -65,6 +71,10 @@ public final class VerificationWorker: Service, Sendable {
             subjectRefKey: subjectRefKey, verifiedFor: configuration.answerReuseVerified, mismatchFor: configuration.answerReuseMismatch)
         self.metrics.trackParkedKeys(parkedSealer.keyIDs)
         self.permits = AsyncPermits(configuration.maxInFlight)
+        let scheduler = registry.configuration.scheduler
+        self.admission = RegistryAdmission(
+            capacity: configuration.admissionCapacity(registryConcurrency: scheduler.maxConcurrentCalls),
+            weights: scheduler.weights, defaultWeight: scheduler.defaultWeight)
     }
 
     /// Requests read and not yet finished.
@@ -82,14 +92,18 @@ public final class VerificationWorker: Service, Sendable {
             group.addTask { await self.commitLoop() }
             group.addTask { await self.parkedLoop() }
             group.addTask { await self.outboxLoop() }
+            group.addTask { await self.admission.expireLoop() }
             await cancelWhenGracefulShutdown {
                 await self.consumeLoop()
             }
             // Shutdown: stop taking messages, let in-flight requests finish (bounded),
             // write and deliver what is recorded, commit, leave the group.
             stopping.store(true, ordering: .releasing)
+            // Requests still waiting for their turn are left unfinished (read again after the restart);
+            // those at the registry finish.
+            admission.close()
             let drainUntil = ContinuousClock.now + configuration.shutdownGrace
-            while inFlight > 0, ContinuousClock.now < drainUntil {
+            while inFlight > leftForRedelivery.load(ordering: .relaxed), ContinuousClock.now < drainUntil {
                 try? await Task.sleep(for: .milliseconds(50))
             }
             // What is still in flight (waiting for the registry, say) is interrupted, not decided:
@@ -138,6 +152,7 @@ public final class VerificationWorker: Service, Sendable {
                 case .message(let message):
                     messages.append(message)
                 case .assigned(let partitions):
+                    admission.reopen(Set(partitions))
                     logger.info("partitions assigned", metadata: ["kafka.partitions": "\(partitions.count)"])
                 case .revoked(let partitions, let revocation, let lost):
                     await handle(messages)
@@ -372,9 +387,9 @@ public final class VerificationWorker: Service, Sendable {
                 if case .refused = result { await deadLetter([(read, .unprocessable)]) }
                 return
             }
-            let decision = await decider.decide(
+            let decision = await decideInTurn(
                 request, consumedAt: read.firstSeenAt, priorAttempts: 0, parkAllowed: request.channel == .submission,
-                logger: requestLogger)
+                logger: requestLogger, partition: read.message.topicPartition)
             switch decision {
             case .verdict(let verdict):
                 requestLogger.debug("request decided", metadata: ["request.outcome": "\(verdict.outcome.rawValue)"])
@@ -386,8 +401,47 @@ public final class VerificationWorker: Service, Sendable {
                 await park(read, attempts: attempts, logger: requestLogger)
             case .interrupted:
                 // Left unfinished: its offset is not committed, so it is read again after the restart.
+                leftForRedelivery.add(1, ordering: .relaxed)
+                abandoned.withLock { $0[read.message.topicPartition, default: 0] += 1 }
                 requestLogger.debug("request interrupted by shutdown; left for redelivery")
             }
+        }
+    }
+
+    /// Waits for the request's turn at the registry (``RegistryAdmission``: its agency's share, its
+    /// deadline first within the agency), then decides it. A request whose deadline passes while
+    /// it waits is `unavailable` at once; at shutdown it is left unfinished.
+    private func decideInTurn(
+        _ request: VerificationRequest, consumedAt: Date, priorAttempts: Int, parkAllowed: Bool, logger: Logger,
+        partition: TopicPartition? = nil
+    ) async -> RequestDecider.Decision {
+        let deadline = consumedAt.addingTimeInterval(configuration.deadline(for: request.channel).seconds)
+        let remaining = max(0, min(deadline.timeIntervalSinceNow, 7 * 86_400))
+        let turn = await admission.turn(
+            agency: request.agencyCode, queue: Self.admissionQueue(request.channel),
+            deadline: .now + .milliseconds(Int64(remaining * 1_000)), partition: partition)
+        switch turn {
+        case .admitted:
+            let decision = await decider.decide(
+                request, consumedAt: consumedAt, priorAttempts: priorAttempts, parkAllowed: parkAllowed, logger: logger)
+            admission.finish()
+            return decision
+        case .expired:
+            logger.debug("deadline passed while waiting for the registry")
+            return .verdict(
+                Verdict(
+                    request: request, outcome: .unavailable, attempts: priorAttempts, decidedAt: Timestamp(Date()),
+                    subjectRefKey: decider.subjectRefKey))
+        case .closed:
+            return .interrupted
+        }
+    }
+
+    private static func admissionQueue(_ channel: Channel) -> Int {
+        switch channel {
+        case .counter: 0
+        case .registration: 1
+        case .submission: 2
         }
     }
 
@@ -568,7 +622,7 @@ public final class VerificationWorker: Service, Sendable {
             }
             record = decisionRecord(verdict, key: check.requestKey, dossier: dossier, read: read, settlesParked: true)
         case .request(let request):
-            let decision = await decider.decide(
+            let decision = await decideInTurn(
                 request, consumedAt: check.consumedAt, priorAttempts: check.attempts, parkAllowed: true, logger: checkLogger)
             switch decision {
             case .verdict(let verdict):
@@ -654,13 +708,18 @@ public final class VerificationWorker: Service, Sendable {
 
     private func revoke(_ partitions: [TopicPartition], revocation: KafkaRevocation, lost: Bool) async {
         let revoked = Set(partitions)
+        // Requests of these partitions still waiting for their turn are left to the new owner;
+        // those at the registry finish first.
+        admission.close(revoked)
+        func abandonedHere() -> Int { abandoned.withLock { counts in revoked.reduce(0) { $0 + (counts[$1] ?? 0) } } }
         let until = ContinuousClock.now + .milliseconds(consumer.configuration.revocationTimeoutMilliseconds - 5_000)
-        while !lost, tracker.withLock({ $0.inFlight(revoked) }) > 0, ContinuousClock.now < until {
+        while !lost, tracker.withLock({ $0.inFlight(revoked) }) > abandonedHere(), ContinuousClock.now < until {
             try? await Task.sleep(for: .milliseconds(20))
         }
         let offsets = lost ? [] : tracker.withLock { $0.takeCommittable(revoked) }
         revocation.done(committing: offsets)
         tracker.withLock { $0.remove(partitions) }
+        abandoned.withLock { counts in for partition in revoked { counts.removeValue(forKey: partition) } }
     }
 
     // MARK: Outbox

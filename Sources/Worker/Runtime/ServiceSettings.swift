@@ -78,7 +78,8 @@ public struct ServiceSettings: Sendable {
     /// `REGISTRY_RATE_MARGIN_MS`: slack kept under the rate limit for clock and scheduling
     /// error. Default: 30 ms.
     public var registryRateMargin: Duration = .milliseconds(30)
-    /// Timeout, retries and breaker: `REGISTRY_TIMEOUT_MS` (5 s), `REGISTRY_MAX_ATTEMPTS` (4),
+    /// Timeout, retries, breaker and agency weights: `REGISTRY_AGENCY_WEIGHTS` (every agency 1),
+    /// `REGISTRY_TIMEOUT_MS` (5 s), `REGISTRY_MAX_ATTEMPTS` (4),
     /// `REGISTRY_BACKOFF_INITIAL_MS` (100), `REGISTRY_BACKOFF_MAX_MS` (5,000),
     /// `REGISTRY_BREAKER_FAILURES` (5), `REGISTRY_BREAKER_OPEN_MS` (5,000). Its scheduler's
     /// calls in flight follow `registryConcurrency`.
@@ -200,6 +201,13 @@ public struct ServiceSettings: Sendable {
             settings.registryHTTPPipelining = n
         }
         if let ms = try integer("REGISTRY_RATE_MARGIN_MS", 1...999) { settings.registryRateMargin = .milliseconds(ms) }
+        if let weights = environment["REGISTRY_AGENCY_WEIGHTS"], !weights.isEmpty {
+            guard let parsed = Self.parseAgencyWeights(weights) else {
+                throw SettingsError(
+                    setting: "REGISTRY_AGENCY_WEIGHTS", problem: "must be agency=weight pairs separated by ',', each weight a whole number in 1...1000")
+            }
+            settings.registryClient.scheduler.weights = parsed
+        }
         if let ms = try integer("REGISTRY_TIMEOUT_MS", 1...600_000) { settings.registryClient.callTimeout = .milliseconds(ms) }
         if let n = try integer("REGISTRY_MAX_ATTEMPTS", 1...20) { settings.registryClient.retry.maxAttempts = n }
         if let ms = try integer("REGISTRY_BACKOFF_INITIAL_MS", 1...600_000) { settings.registryClient.retry.initialBackoff = .milliseconds(ms) }
@@ -234,6 +242,24 @@ public struct ServiceSettings: Sendable {
         if let allow = try flag("ALLOW_SINGLE_WORD_NAMES") { settings.worker.identityPolicy.allowSingleWordNames = allow }
         if let warn = try flag("BIRTH_YEAR_MISMATCH_AS_WARNING") { settings.worker.identityPolicy.birthYearMismatchIsWarning = warn }
         return settings
+    }
+}
+
+extension ServiceSettings {
+    /// `REGISTRY_AGENCY_WEIGHTS`: `agency=weight,agency=weight` (weights 1...1000, every other
+    /// agency 1), or `nil` when malformed.
+    static func parseAgencyWeights(_ text: String) -> [String: Int]? {
+        var weights: [String: Int] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", omittingEmptySubsequences: false)
+            guard parts.count == 2 else { return nil }
+            let agency = parts[0].trimmingCharacters(in: .whitespaces)
+            guard !agency.isEmpty, weights[agency] == nil, let weight = Int(parts[1].trimmingCharacters(in: .whitespaces)),
+                (1...1_000).contains(weight)
+            else { return nil }
+            weights[agency] = weight
+        }
+        return weights.isEmpty ? nil : weights
     }
 }
 

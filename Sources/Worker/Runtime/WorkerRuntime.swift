@@ -63,9 +63,11 @@ public struct WorkerRuntime: Sendable {
             transport: observeTransport(transport), limiter: limiter, configuration: registryConfiguration, logger: logger,
             tracer: tracer)
         store = VerificationStore(client: postgres, logger: logger)
+        var workerConfiguration = settings.worker
+        workerConfiguration.registryCallsPerSecond = settings.registryRateLimit
         worker = VerificationWorker(
             consumer: consumer, producer: producer, store: store, registry: registry, subjectRefKey: settings.subjectRefKey,
-            previousSubjectRefKeys: settings.previousSubjectRefKeys, configuration: settings.worker, logger: logger, tracer: tracer)
+            previousSubjectRefKeys: settings.previousSubjectRefKeys, configuration: workerConfiguration, logger: logger, tracer: tracer)
         retention = RetentionService(
             store: RetentionStore(client: postgres, logger: logger), configuration: settings.retention, logger: logger)
     }
