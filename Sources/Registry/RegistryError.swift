@@ -81,7 +81,7 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     public var retryAfter: Duration?
     /// Registry calls actually made before giving up (0 if none was made).
     public var attempts: Int
-    /// The lower-level error (AsyncHTTPClient, NIO, PostgresNIO), for debugging. Never printed by ``description``.
+    /// The lower-level error (NIO, NIOSSL, PostgresNIO), for debugging. Never printed by ``description``.
     public var underlying: (any Error)?
 
     public init(

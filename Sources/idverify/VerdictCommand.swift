@@ -45,7 +45,8 @@ struct VerdictCommand: AsyncParsableCommand {
             }
             lines.append(
                 result.awaitingPublication
-                    ? "  published:   not yet (the verdict waits in the outbox)" : "  published:   yes")
+                    ? "  published:   not yet (the verdict waits in the outbox)"
+                    : "  published:   yes (an unconfirmed delivery is sent again before its offset is committed)")
             return lines.joined(separator: "\n")
         case .parked(let parked):
             return [
