@@ -90,7 +90,7 @@ struct KeyRotationTests {
             let verdicts = try await harness.withWorker(adjusting: { $0.subjectRefKey = Self.keyB }) { _ in
                 // Same lane: parked behind the unopenable check until it is settled.
                 try await harness.send(next, key: "lane-2")
-                return try await harness.verdicts(count: 2, seconds: 30)
+                return try await harness.verdicts(count: 2, seconds: 90)
             }
             #expect(verdicts.map(\.requestId) == [first.requestId, next.requestId], "the lane keeps its order and moves on")
             #expect(verdicts.first?.outcome == .unavailable)

@@ -38,7 +38,9 @@ struct RequestDecider: Sendable {
         var windowEnd = deadline
         var failing = false
         var attempts = priorAttempts
-        var wait = 0.2
+        // Between tries: the worker's one backoff helper, 200 ms doubling to 2 s.
+        var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(2))
+        var nextPause: Duration?
         let query = RegistryQuery(
             idNumber: request.subject.idNumber, fullName: request.subject.fullName,
             dateOfBirth: request.subject.dateOfBirth.description)
@@ -82,9 +84,10 @@ struct RequestDecider: Sendable {
                     // The fleet quota lives in PostgreSQL: a database blip, not a registry failure.
                     // The time it costs does not use up the quick-retry window, so nothing parks for
                     // it; the deadline still holds.
-                    let lost = Date().timeIntervalSince(startedAt) + min(wait, 1)
-                    windowEnd = min(deadline, windowEnd.addingTimeInterval(lost))
-                    wait = 0.1
+                    backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2))
+                    let pause = backoff.next()
+                    nextPause = pause
+                    windowEnd = min(deadline, windowEnd.addingTimeInterval(Date().timeIntervalSince(startedAt) + pause.seconds))
                 }
                 logger.debug("registry did not answer", metadata: ["registry.error.code": "\(error.code)", "request.attempts": "\(attempts)"])
             } catch {
@@ -93,8 +96,9 @@ struct RequestDecider: Sendable {
             // Circuit open, token refused, or retries spent before the window: wait a little and try again.
             let left = windowEnd.timeIntervalSinceNow
             if left <= 0 { break }
-            try? await Task.sleep(for: .milliseconds(Int64(min(wait, left) * 1000)))
-            wait = min(wait * 2, 2)
+            let pause = nextPause ?? backoff.next()
+            nextPause = nil
+            try? await Task.sleep(for: min(pause, .milliseconds(Int64(left * 1000))))
             if Task.isCancelled { return .interrupted }
         }
         if parkAllowed, Date() < deadline {

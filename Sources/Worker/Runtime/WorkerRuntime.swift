@@ -78,7 +78,7 @@ public struct WorkerRuntime: Sendable {
     /// failure (the server not up yet) is logged and tried again every few seconds, as the pool did.
     public func migrate(logger: Logger) async throws {
         let url = try DatabaseURL(parsing: settings.databaseURL, password: settings.databasePassword)
-        var delay = Duration.milliseconds(250)
+        var backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(5))
         while true {
             let failure: DatabaseConnectionError
             do {
@@ -89,8 +89,7 @@ public struct WorkerRuntime: Sendable {
             }
             if failure.isTLSFailure { throw failure }
             logger.warning("PostgreSQL not reachable yet; trying again", metadata: ["store.error": "\(failure)"])
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(5))
+            try await Task.sleep(for: backoff.next())
         }
         try await MigrationRunner(client: postgres, logger: logger).run()
     }
