@@ -16,12 +16,13 @@ public struct WorkerConfiguration: Sendable {
     /// timeout, open circuit) before it is parked in PostgreSQL; waiting for its turn or for a
     /// rate-limit slot does not count. Default: 10 s.
     public var quickRetryWindow: Duration = .seconds(10)
-    /// Requests read but not yet finished, across all lanes: a bound on memory (a request waiting
-    /// its turn for the registry costs its message and a suspended task, about 2–3 KB), not on the
-    /// quota. Above this the consumer stops taking messages, its buffer fills and its partitions
-    /// pause; fairness between agencies holds for backlogs that fit in it. Default: 20,000
-    /// (`WORKER_MAX_IN_FLIGHT`).
-    public var maxInFlight: Int = 20_000
+    /// Requests read but not yet finished, across all lanes: a bound on memory, not on the quota.
+    /// Above this the consumer stops taking messages, its buffer fills and its partitions pause;
+    /// fairness between agencies holds for backlogs that fit in it. Measured with the yardstick, a
+    /// request read ahead costs about 32 KB (its message and a suspended task): 20,000 peaked at
+    /// 760 MiB and ran slower than 4,000 (243 MiB), so the default stays 4,000
+    /// (`WORKER_MAX_IN_FLIGHT`; docs/benchmarks.md, "Issue 12 figures").
+    public var maxInFlight: Int = 4_000
     /// The registry's rate limit for the fleet, calls per second (`REGISTRY_RATE_LIMIT`; the runtime
     /// fills it in). It sizes how many requests go on to the registry client at once: about
     /// ``admissionWindow`` of quota. `nil`: twice the registry client's calls in flight.
