@@ -29,17 +29,30 @@ public final class VerificationWorker: Service, Sendable {
     private let parkedSealer: ParkedRequestSealer
     private let answerReuse: AnswerReuse
     private let metrics: WorkerMetrics
-    private let lanes = Lanes()
-    private let permits: AsyncPermits
     /// Requests take turns here before the registry: fair between agencies, about a second of quota admitted at once.
     private let admission: RegistryAdmission
-    /// Requests handed back by the closed admission at shutdown: unfinished on purpose (read again after the restart).
-    private let leftForRedelivery = Atomic<Int>(0)
-    /// The same, by partition: a revocation does not wait for them.
-    private let abandoned = Mutex<[TopicPartition: Int]>([:])
-    private let tracker = Mutex(OffsetTracker())
-    private let recentlyParkedLanes = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// The bookkeeping (offsets, lanes, read-ahead, phase; ``WorkerCore``) and the reader waiting for room.
+    private let state: Mutex<State>
+    /// Jobs to start, each in a task of its own (``dispatchLoop()``); a lane's next job runs in the same task.
+    private let jobs: AsyncStream<Job>
+    private let jobsInput: AsyncStream<Job>.Continuation
     private let stopping = Atomic<Bool>(false)
+
+    /// One consumed request to decide, with what the batch's lookups found for it.
+    private struct Job: Sendable {
+        var read: ReadMessage
+        var prior: PublishableVerdict?
+        var laneParkedInStore: Bool
+        var answer: RegistryAnswer?
+
+        var position: TopicPartitionOffset { TopicPartitionOffset(read.message.topicPartition, offset: read.message.offset) }
+    }
+
+    private struct State: ~Copyable {
+        var core: WorkerCore<Job>
+        /// The consume loop, waiting for room in the read-ahead.
+        var reader: CheckedContinuation<Void, Never>?
+    }
 
     /// - Parameters:
     ///   - consumer: subscribed to the three request topics, in the worker's group.
@@ -70,7 +83,8 @@ public final class VerificationWorker: Service, Sendable {
         self.answerReuse = AnswerReuse(
             subjectRefKey: subjectRefKey, verifiedFor: configuration.answerReuseVerified, mismatchFor: configuration.answerReuseMismatch)
         self.metrics.trackParkedKeys(parkedSealer.keyIDs)
-        self.permits = AsyncPermits(configuration.maxInFlight)
+        self.state = Mutex(State(core: WorkerCore(maxJobs: configuration.maxInFlight)))
+        (self.jobs, self.jobsInput) = AsyncStream.makeStream(of: Job.self)
         let scheduler = registry.configuration.scheduler
         self.admission = RegistryAdmission(
             capacity: configuration.admissionCapacity(registryConcurrency: scheduler.maxConcurrentCalls),
@@ -78,16 +92,19 @@ public final class VerificationWorker: Service, Sendable {
     }
 
     /// Requests read and not yet finished.
-    public var inFlight: Int { tracker.withLock { $0.inFlight() } }
+    public var inFlight: Int { state.withLock { $0.core.inFlight() } }
 
-    /// Requests being decided or recorded right now (tasks, not offsets).
-    public var runningRequests: Int { lanes.activeJobs }
+    /// Requests being decided or recorded right now (not those waiting behind their lane).
+    public var runningRequests: Int { state.withLock { $0.core.running } }
 
     public func run() async throws {
         await republishOutbox(olderThan: .zero)
         // The recorder outlives the other loops: on shutdown it first writes what
         // the lanes still hand in, and is cancelled only after the grace period.
         let recorderTask = Task { await self.recorder.run() }
+        // The jobs' tasks live apart from the loops below: at shutdown they are cancelled and waited
+        // for (bounded) before the recorder is finished, which they may still be handing verdicts to.
+        let dispatchTask = Task { await self.dispatchLoop() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.commitLoop() }
             group.addTask { await self.parkedLoop() }
@@ -99,18 +116,24 @@ public final class VerificationWorker: Service, Sendable {
             // Shutdown: stop taking messages, let in-flight requests finish (bounded),
             // write and deliver what is recorded, commit, leave the group.
             stopping.store(true, ordering: .releasing)
-            // Requests still waiting for their turn are left unfinished (read again after the restart);
-            // those at the registry finish.
+            // Requests not started, and those still waiting for their turn, are left unfinished
+            // (read again after the restart); those at the registry finish.
+            state.withLock { $0.core.drain() }
+            resumeReader()
             admission.close()
             let drainUntil = ContinuousClock.now + configuration.shutdownGrace
-            while inFlight > leftForRedelivery.load(ordering: .relaxed), ContinuousClock.now < drainUntil {
+            while state.withLock({ $0.core.unsettled() }) > 0, ContinuousClock.now < drainUntil {
                 try? await Task.sleep(for: .milliseconds(50))
             }
             // What is still in flight (waiting for the registry, say) is interrupted, not decided:
             // it stays unfinished and is read again after the restart.
-            lanes.cancelAll()
-            if !(await lanes.waitUntilIdle(for: .seconds(5))) {
-                logger.warning("requests still running after shutdown", metadata: ["worker.count": "\(lanes.activeJobs)"])
+            dispatchTask.cancel()
+            let idleUntil = ContinuousClock.now + .seconds(5)
+            while runningRequests > 0, ContinuousClock.now < idleUntil {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            if runningRequests > 0 {
+                logger.warning("requests still running after shutdown", metadata: ["worker.count": "\(runningRequests)"])
             }
             group.cancelAll()
             await group.waitForAll()
@@ -134,9 +157,66 @@ public final class VerificationWorker: Service, Sendable {
             await recorderTask.value
         }
         await commit(sync: true)
+        state.withLock { $0.core.stop() }
         await consumer.close()
         await producer.close()
+        await dispatchTask.value
         logger.info("worker stopped", metadata: ["worker.unfinished": "\(inFlight)"])
+    }
+
+    // MARK: Jobs
+
+    /// Starts each job handed in, in a task of its own, until cancelled (which cancels the jobs).
+    private func dispatchLoop() async {
+        await withDiscardingTaskGroup { group in
+            for await job in jobs {
+                group.addTask { await self.runLane(from: job) }
+            }
+        }
+    }
+
+    /// Runs a job, then its lane's next ones as they come due (in this task: a lane's successor
+    /// costs no task of its own).
+    private func runLane(from first: Job) async {
+        var next: Job? = first
+        while let job = next {
+            let leftUnfinished = await process(job)
+            next = nil
+            let (start, reader) = state.withLock { state -> (Job?, CheckedContinuation<Void, Never>?) in
+                var start: Job?
+                var reader: CheckedContinuation<Void, Never>?
+                for action in state.core.ended(lane: job.read.laneKey, position: job.position, leftUnfinished: leftUnfinished) {
+                    switch action {
+                    case .start(let job): start = job
+                    case .resumeReading: reader = state.reader.take()
+                    }
+                }
+                return (start, reader)
+            }
+            reader?.resume()
+            next = start
+        }
+    }
+
+    /// Waits until the read-ahead has room (``WorkerCore/mayRead``), the worker drains, or the task is cancelled.
+    private func waitForRoom() async {
+        if state.withLock({ $0.core.mayRead }) { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if Task.isCancelled || !state.core.readerShouldWait() { return true }
+                    state.reader = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            resumeReader()
+        }
+    }
+
+    private func resumeReader() {
+        state.withLock { $0.reader.take() }?.resume()
     }
 
     // MARK: Consuming
@@ -144,6 +224,8 @@ public final class VerificationWorker: Service, Sendable {
     private func consumeLoop() async {
         var iterator = consumer.events.makeAsyncIterator()
         while !Task.isCancelled {
+            await waitForRoom()
+            if Task.isCancelled { return }
             let events = await iterator.nextBatch()
             if events.isEmpty { return }
             var messages: [KafkaMessage] = []
@@ -204,9 +286,7 @@ public final class VerificationWorker: Service, Sendable {
         let now = Date()
         var deadLetters: [(ReadMessage, DeadLetterReason)] = []
         var requests: [ReadMessage] = []
-        tracker.withLock { tracker in
-            for message in messages { tracker.received(message.topicPartition, offset: message.offset) }
-        }
+        state.withLock { $0.core.read(messages.lazy.map { TopicPartitionOffset($0.topicPartition, offset: $0.offset) }) }
         for message in messages {
             guard let channel = configuration.topics.channel(ofTopic: message.topic) else {
                 // Not ours (a subscription wider than the request topics): nothing to decide.
@@ -243,18 +323,18 @@ public final class VerificationWorker: Service, Sendable {
             requests.removeAll { positions.contains(TopicPartitionOffset($0.message.topicPartition, offset: $0.message.offset)) }
         }
         if Task.isCancelled { return }
-        for read in requests {
-            await permits.acquire()
-            metrics.setInFlight(permits.inUse)
-            let priorVerdict = read.requestKey.flatMap { prior[$0] }
-            let laneParked = parkedLanes.contains(read.laneKey)
-            let answer = read.answerKey.flatMap { answers[$0] }
-            lanes.submit(read.laneKey) {
-                await self.process(read, prior: priorVerdict, laneParkedInStore: laneParked, answer: answer)
-                self.permits.release()
-                self.metrics.setInFlight(self.permits.inUse)
+        let (starts, jobCount) = state.withLock { state -> ([Job], Int) in
+            var starts: [Job] = []
+            for read in requests {
+                let job = Job(
+                    read: read, prior: read.requestKey.flatMap { prior[$0] }, laneParkedInStore: parkedLanes.contains(read.laneKey),
+                    answer: read.answerKey.flatMap { answers[$0] })
+                if case .start(let job)? = state.core.submit(job, lane: read.laneKey, position: job.position) { starts.append(job) }
             }
+            return (starts, state.core.running + state.core.waiting)
         }
+        for job in starts { jobsInput.yield(job) }
+        metrics.setInFlight(jobCount)
     }
 
     /// The stored verdicts, the parked lanes and the reusable registry answers of a batch, in two
@@ -307,33 +387,33 @@ public final class VerificationWorker: Service, Sendable {
     }
 
     private func completed(_ message: KafkaMessage) -> @Sendable () -> Void {
-        let partition = message.topicPartition
-        let offset = message.offset
-        return { self.tracker.withLock { $0.completed(partition, offset: offset) } }
+        let position = TopicPartitionOffset(message.topicPartition, offset: message.offset)
+        return { self.state.withLock { $0.core.completed(position) } }
     }
 
     // MARK: One request
 
-    private func process(_ read: ReadMessage, prior: PublishableVerdict?, laneParkedInStore: Bool, answer: RegistryAnswer?) async {
-        await traced(read, name: "verify request") { requestLogger in
-            await self.processTraced(read, prior: prior, laneParkedInStore: laneParkedInStore, answer: answer, requestLogger: requestLogger)
+    /// Decides one job; `true` if it was left unfinished on purpose (interrupted: read again later).
+    private func process(_ job: Job) async -> Bool {
+        await traced(job.read, name: "verify request") { requestLogger in
+            await self.processTraced(
+                job.read, prior: job.prior, laneParkedInStore: job.laneParkedInStore, answer: job.answer, requestLogger: requestLogger)
         }
     }
 
     /// Runs `body` in the request's span (its `traceparent` continued, its id in the service
     /// context) with a logger that names the request and the trace.
-    private func traced(_ read: ReadMessage, name: String, _ body: (Logger) async -> Void) async {
+    private func traced<Result: Sendable>(_ read: ReadMessage, name: String, _ body: (Logger) async -> Result) async -> Result {
         var context = ServiceContext.current ?? .topLevel
         tracer.extract(read.message.headers, into: &context, using: KafkaHeadersExtractor())
         context.requestID = read.requestKey
-        await tracer.withSpan(name, context: context, ofKind: .consumer) { span in
+        return await tracer.withSpan(name, context: context, ofKind: .consumer) { span in
             var requestLogger = self.logger
             // With a metadata provider and a tracer that sets the trace id (serve, dev, the tests),
             // the provider adds both ids from the service context when a line is logged: copying
             // them into the logger for every request cost CPU for lines that are mostly never written.
             if requestLogger.metadataProvider != nil, span.context.traceID != nil {
-                await body(requestLogger)
-                return
+                return await body(requestLogger)
             }
             requestLogger[metadataKey: "request.id"] = "\(read.requestKey ?? "")"
             if let traceID = span.context.traceID {
@@ -341,23 +421,24 @@ public final class VerificationWorker: Service, Sendable {
             } else if let traceparent = read.message.headers.string(named: "traceparent"), TraceParent.isValid(traceparent) {
                 requestLogger[metadataKey: "trace.id"] = "\(traceparent.split(separator: "-")[1])"
             }
-            await body(requestLogger)
+            return await body(requestLogger)
         }
     }
 
+    /// Decides one request; `true` if it was left unfinished on purpose (interrupted by shutdown).
     private func processTraced(
         _ read: ReadMessage, prior: PublishableVerdict?, laneParkedInStore: Bool, answer: RegistryAnswer?, requestLogger: Logger
-    ) async {
+    ) async -> Bool {
         let done = completed(read.message)
         if let prior {
             requestLogger.debug("request seen before: stored verdict re-emitted")
             await recorder.reemit(prior, onDurable: done)
-            return
+            return false
         }
         if laneParkedInStore || laneRecentlyParked(read.laneKey) {
             // Keep the key's order: this request waits behind the lane's parked checks.
             await park(read, attempts: 0, logger: requestLogger)
-            return
+            return false
         }
         switch read.result {
         case .deadLetter:
@@ -385,7 +466,7 @@ public final class VerificationWorker: Service, Sendable {
                     decisionRecord(verdict, key: read.requestKey ?? "", dossier: dossierChange(request), read: read),
                     consumedAt: read.consumedAt, onDurable: done)
                 if case .refused = result { await deadLetter([(read, .unprocessable)]) }
-                return
+                return false
             }
             let decision = await decideInTurn(
                 request, consumedAt: read.firstSeenAt, priorAttempts: 0, parkAllowed: request.channel == .submission,
@@ -401,11 +482,11 @@ public final class VerificationWorker: Service, Sendable {
                 await park(read, attempts: attempts, logger: requestLogger)
             case .interrupted:
                 // Left unfinished: its offset is not committed, so it is read again after the restart.
-                leftForRedelivery.add(1, ordering: .relaxed)
-                abandoned.withLock { $0[read.message.topicPartition, default: 0] += 1 }
                 requestLogger.debug("request interrupted by shutdown; left for redelivery")
+                return true
             }
         }
+        return false
     }
 
     /// Waits for the request's turn at the registry (``RegistryAdmission``: its agency's share, its
@@ -488,14 +569,7 @@ public final class VerificationWorker: Service, Sendable {
 
     private func laneRecentlyParked(_ lane: String) -> Bool {
         let now = ContinuousClock.now
-        return recentlyParkedLanes.withLock { lanes in
-            guard let until = lanes[lane] else { return false }
-            if until < now {
-                lanes.removeValue(forKey: lane)
-                return false
-            }
-            return true
-        }
+        return state.withLock { $0.core.isLaneParked(lane, now: now) }
     }
 
     private func park(_ read: ReadMessage, attempts: Int, logger: Logger) async {
@@ -512,7 +586,8 @@ public final class VerificationWorker: Service, Sendable {
         case .deadLetter:
             break
         }
-        recentlyParkedLanes.withLock { $0[read.laneKey] = .now + .seconds(60) }
+        let until = ContinuousClock.now + .seconds(60)
+        state.withLock { $0.core.laneParked(read.laneKey, until: until) }
         let sealed: [UInt8]
         let keyID: String
         do {
@@ -692,7 +767,7 @@ public final class VerificationWorker: Service, Sendable {
     }
 
     private func commit(sync: Bool) async {
-        let offsets = tracker.withLock { $0.takeCommittable() }
+        let offsets = state.withLock { $0.core.takeCommittable() }
         if offsets.isEmpty { return }
         do {
             if sync {
@@ -701,25 +776,24 @@ public final class VerificationWorker: Service, Sendable {
                 try consumer.commitAsync(offsets)
             }
         } catch {
-            tracker.withLock { $0.commitFailed(offsets) }
+            state.withLock { $0.core.commitFailed(offsets) }
             logger.warning("offset commit failed", metadata: ["kafka.error": "\(error)"])
         }
     }
 
     private func revoke(_ partitions: [TopicPartition], revocation: KafkaRevocation, lost: Bool) async {
         let revoked = Set(partitions)
-        // Requests of these partitions still waiting for their turn are left to the new owner;
-        // those at the registry finish first.
+        // Requests of these partitions not started yet, or still waiting for their turn, are left
+        // to the new owner; those at the registry finish first.
+        _ = state.withLock { $0.core.revoke(revoked) }  // (the reader is this loop: no one to wake)
         admission.close(revoked)
-        func abandonedHere() -> Int { abandoned.withLock { counts in revoked.reduce(0) { $0 + (counts[$1] ?? 0) } } }
         let until = ContinuousClock.now + .milliseconds(consumer.configuration.revocationTimeoutMilliseconds - 5_000)
-        while !lost, tracker.withLock({ $0.inFlight(revoked) }) > abandonedHere(), ContinuousClock.now < until {
+        while !lost, state.withLock({ $0.core.unsettled(revoked) }) > 0, ContinuousClock.now < until {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        let offsets = lost ? [] : tracker.withLock { $0.takeCommittable(revoked) }
+        let offsets = lost ? [] : state.withLock { $0.core.takeCommittable(revoked) }
         revocation.done(committing: offsets)
-        tracker.withLock { $0.remove(partitions) }
-        abandoned.withLock { counts in for partition in revoked { counts.removeValue(forKey: partition) } }
+        state.withLock { $0.core.forget(partitions) }
     }
 
     // MARK: Outbox

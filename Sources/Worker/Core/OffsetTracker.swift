@@ -26,7 +26,8 @@ struct OffsetTracker: Sendable {
             return head < pending.count ? pending[head] : next
         }
 
-        var inFlight: Int { pending.count - head }
+        /// Read and not done (`done` holds what is finished above the first unfinished offset).
+        var inFlight: Int { pending.count - head - done.count }
     }
 
     private var partitions: [TopicPartition: PartitionState] = [:]
@@ -72,6 +73,9 @@ struct OffsetTracker: Sendable {
             (only?.contains(entry.key) ?? true) ? sum + entry.value.inFlight : sum
         }
     }
+
+    /// Whether the partition is tracked (assigned and read from, not forgotten).
+    func tracks(_ partition: TopicPartition) -> Bool { partitions[partition] != nil }
 
     /// Forgets partitions that were revoked.
     mutating func remove(_ revoked: [TopicPartition]) {

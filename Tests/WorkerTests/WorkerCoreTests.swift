@@ -1,0 +1,183 @@
+import Kafka
+import Testing
+@testable import Worker
+
+@Suite("The worker's core: lanes, read-ahead, offsets, revocation and shutdown, without Kafka or PostgreSQL")
+struct WorkerCoreTests {
+    let p0 = TopicPartition(topic: "requests", partition: 0)
+    let p1 = TopicPartition(topic: "requests", partition: 1)
+
+    private func at(_ partition: TopicPartition, _ offset: Int64) -> TopicPartitionOffset {
+        TopicPartitionOffset(partition, offset: offset)
+    }
+
+    private func started(_ action: WorkerCore<Int>.Action?) -> Int? {
+        if case .start(let job)? = action { return job }
+        return nil
+    }
+
+    private func started(_ actions: [WorkerCore<Int>.Action]) -> [Int] {
+        actions.compactMap { started($0) }
+    }
+
+    private func resumesReading(_ actions: [WorkerCore<Int>.Action]) -> Bool {
+        actions.contains { if case .resumeReading = $0 { true } else { false } }
+    }
+
+    @Test("a lane runs one job at a time, in read order; other lanes run beside it")
+    func lanesKeepOrder() {
+        var core = WorkerCore<Int>(maxJobs: 100)
+        core.read((0..<4).map { at(p0, $0) })
+        #expect(started(core.submit(0, lane: "a", position: at(p0, 0))) == 0)
+        #expect(started(core.submit(1, lane: "a", position: at(p0, 1))) == nil)
+        #expect(started(core.submit(2, lane: "b", position: at(p0, 2))) == 2)
+        #expect(started(core.submit(3, lane: "a", position: at(p0, 3))) == nil)
+        #expect(core.running == 2)
+        #expect(core.waiting == 2)
+        #expect(started(core.ended(lane: "a", position: at(p0, 0), leftUnfinished: false)) == [1])
+        #expect(started(core.ended(lane: "b", position: at(p0, 2), leftUnfinished: false)) == [])
+        #expect(started(core.ended(lane: "a", position: at(p0, 1), leftUnfinished: false)) == [3])
+        #expect(started(core.ended(lane: "a", position: at(p0, 3), leftUnfinished: false)) == [])
+        #expect(core.running == 0)
+        #expect(core.waiting == 0)
+        // The lane is free again: its next job starts at once.
+        core.read([at(p0, 4)])
+        #expect(started(core.submit(4, lane: "a", position: at(p0, 4))) == 4)
+    }
+
+    @Test("the commit is the lowest offset not finished; a job's end is not its offset's completion")
+    func offsets() {
+        var core = WorkerCore<Int>(maxJobs: 100)
+        core.read((0..<3).map { at(p0, $0) })
+        for offset in 0..<3 { _ = core.submit(Int(offset), lane: "k\(offset)", position: at(p0, Int64(offset))) }
+        _ = core.ended(lane: "k1", position: at(p0, 1), leftUnfinished: false)
+        core.completed(at(p0, 1))
+        #expect(core.takeCommittable() == [at(p0, 0)], "offset 0 is not finished: the commit stays at it")
+        #expect(core.inFlight() == 2, "offset 1 is finished, though above an unfinished one")
+        _ = core.ended(lane: "k0", position: at(p0, 0), leftUnfinished: false)
+        #expect(core.takeCommittable().isEmpty, "ended, but its verdict is not safe yet")
+        core.completed(at(p0, 0))
+        #expect(core.takeCommittable() == [at(p0, 2)])
+        #expect(core.takeCommittable().isEmpty, "nothing moved since")
+        core.commitFailed([at(p0, 2)])
+        #expect(core.takeCommittable() == [at(p0, 2)], "a failed commit is offered again")
+        #expect(core.inFlight() == 1)
+    }
+
+    @Test("reading pauses at the read-ahead bound and resumes when a job ends")
+    func readAhead() {
+        var core = WorkerCore<Int>(maxJobs: 2)
+        core.read([at(p0, 0), at(p0, 1)])
+        #expect(core.mayRead)
+        _ = core.submit(0, lane: "a", position: at(p0, 0))
+        _ = core.submit(1, lane: "a", position: at(p0, 1))
+        #expect(!core.mayRead, "two jobs read ahead: the bound")
+        let waits = core.readerShouldWait()
+        #expect(waits)
+        let actions = core.ended(lane: "a", position: at(p0, 0), leftUnfinished: false)
+        #expect(started(actions) == [1])
+        #expect(resumesReading(actions))
+        #expect(core.mayRead)
+        // No reader waiting: no wake-up.
+        core.read([at(p0, 2)])
+        _ = core.submit(2, lane: "b", position: at(p0, 2))
+        #expect(!resumesReading(core.ended(lane: "b", position: at(p0, 2), leftUnfinished: false)))
+    }
+
+    @Test("a revocation drops the revoked partitions' jobs not started and waits only for those running")
+    func revocation() {
+        var core = WorkerCore<Int>(maxJobs: 100)
+        core.read([at(p0, 0), at(p1, 0), at(p0, 1), at(p1, 1)])
+        _ = core.submit(0, lane: "a", position: at(p0, 0))  // runs
+        _ = core.submit(10, lane: "a", position: at(p1, 0))  // waits behind it (another topic's partition, same key)
+        _ = core.submit(1, lane: "a", position: at(p0, 1))  // waits
+        _ = core.submit(11, lane: "b", position: at(p1, 1))  // runs
+        _ = core.revoke([p1])
+        #expect(core.waiting == 1, "the job of p1 that had not started is dropped")
+        #expect(core.unsettled([p1]) == 1, "the running job of p1 is waited for; the dropped one is not")
+        #expect(core.running(in: [p1]) == 1)
+        _ = core.ended(lane: "b", position: at(p1, 1), leftUnfinished: false)
+        core.completed(at(p1, 1))
+        #expect(core.unsettled([p1]) == 0)
+        #expect(core.takeCommittable([p1]) == [at(p1, 0)], "offset 0 of p1 was dropped: the new owner reads it again")
+        core.forget([p1])
+        // Lane a goes on with p0's job; the dropped one does not run.
+        #expect(started(core.ended(lane: "a", position: at(p0, 0), leftUnfinished: false)) == [1])
+        #expect(core.unsettled([p0]) == 2)
+    }
+
+    @Test("a job interrupted by a revocation is not waited for")
+    func interruptedJob() {
+        var core = WorkerCore<Int>(maxJobs: 100)
+        core.read([at(p1, 5)])
+        _ = core.submit(5, lane: "a", position: at(p1, 5))
+        _ = core.revoke([p1])
+        #expect(core.unsettled([p1]) == 1)
+        _ = core.ended(lane: "a", position: at(p1, 5), leftUnfinished: true)
+        #expect(core.unsettled([p1]) == 0)
+        #expect(core.takeCommittable([p1]) == [at(p1, 5)])
+        core.forget([p1])
+        // Assigned again later: counts start afresh (nothing given up carries over).
+        core.read([at(p1, 5)])
+        _ = core.submit(5, lane: "a", position: at(p1, 5))
+        #expect(core.unsettled([p1]) == 1)
+    }
+
+    @Test("draining drops what has not started, starts nothing more, and stops reading")
+    func draining() {
+        var core = WorkerCore<Int>(maxJobs: 100)
+        core.read([at(p0, 0), at(p0, 1), at(p0, 2)])
+        _ = core.submit(0, lane: "a", position: at(p0, 0))
+        _ = core.submit(1, lane: "a", position: at(p0, 1))
+        _ = core.submit(2, lane: "b", position: at(p0, 2))
+        core.drain()
+        #expect(core.phase == .draining)
+        #expect(!core.mayRead)
+        #expect(core.waiting == 0)
+        #expect(core.unsettled() == 2, "the two running jobs")
+        #expect(started(core.ended(lane: "a", position: at(p0, 0), leftUnfinished: false)) == [], "its successor was dropped")
+        core.completed(at(p0, 0))
+        _ = core.ended(lane: "b", position: at(p0, 2), leftUnfinished: true)
+        #expect(core.unsettled() == 0)
+        #expect(core.takeCommittable() == [at(p0, 1)], "committed up to the first request left unfinished")
+        core.read([at(p0, 3)])
+        #expect(started(core.submit(3, lane: "c", position: at(p0, 3))) == nil, "nothing starts while draining")
+        #expect(core.unsettled() == 0)
+        core.stop()
+        #expect(core.phase == .stopped)
+    }
+
+    @Test("a lane that parked a check stays parked until the given time")
+    func parkedLanes() {
+        var core = WorkerCore<Int>(maxJobs: 10)
+        let now = ContinuousClock.now
+        core.laneParked("a", until: now + .seconds(60))
+        let parked = core.isLaneParked("a", now: now)
+        let other = core.isLaneParked("b", now: now)
+        let later = core.isLaneParked("a", now: now + .seconds(61))
+        let again = core.isLaneParked("a", now: now)
+        #expect(parked)
+        #expect(!other)
+        #expect(!later)
+        #expect(!again, "forgotten once it has passed")
+    }
+
+    @Test("many jobs of one hot key wait as values and run in order")
+    func hotKey() {
+        var core = WorkerCore<Int>(maxJobs: 100_000)
+        core.read((0..<10_000).map { at(p0, Int64($0)) })
+        var order: [Int] = []
+        for job in 0..<10_000 {
+            if let first = started(core.submit(job, lane: "hot", position: at(p0, Int64(job)))) { order.append(first) }
+        }
+        #expect(core.running == 1)
+        #expect(core.waiting == 9_999)
+        var current = 0
+        while true {
+            guard let next = started(core.ended(lane: "hot", position: at(p0, Int64(current)), leftUnfinished: false)).first else { break }
+            order.append(next)
+            current = next
+        }
+        #expect(order == Array(0..<10_000))
+    }
+}
