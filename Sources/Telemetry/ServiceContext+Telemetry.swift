@@ -26,6 +26,9 @@ extension ServiceContext {
     /// `tracestate` carried along with it, if any.
     public var traceState: String? { self[W3CTraceContextKey.self]?.traceStateHeaderValue }
 
+    /// Whether a ``W3CTracer`` put a trace here (cheaper than formatting ``traceID`` to ask).
+    public var hasTrace: Bool { self[W3CTraceContextKey.self] != nil }
+
     /// The 32-hex-digit trace id, if any.
     public var traceID: String? { self[W3CTraceContextKey.self].map { "\($0.traceID)" } }
 

@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import Tracing
+import W3CTraceContext
 
 /// A span of ``W3CTracer``: carries its trace context, keeps no attributes or events (it is not
 /// exported), and writes one `debug` line when it ends if the tracer has a logger.
@@ -9,7 +10,8 @@ public final class W3CSpan: Span {
     public var isRecording: Bool { false }
 
     private let kind: SpanKind
-    private let parentSpanID: String?
+    /// Formatted only when the span is logged (at debug level).
+    private let parentSpanID: SpanID?
     private let startNanoseconds: UInt64
     private let logger: Logger?
     private let state: Mutex<State>
@@ -22,7 +24,7 @@ public final class W3CSpan: Span {
     }
 
     init(
-        operationName: String, kind: SpanKind, context: ServiceContext, parentSpanID: String?, startNanoseconds: UInt64,
+        operationName: String, kind: SpanKind, context: ServiceContext, parentSpanID: SpanID?, startNanoseconds: UInt64,
         logger: Logger?
     ) {
         self.context = context

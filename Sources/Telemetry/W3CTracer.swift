@@ -41,15 +41,16 @@ public struct W3CTracer: Tracer {
     ) -> W3CSpan {
         var context = context()
         let parent = context[W3CTraceContextKey.self]
+        var ids = TraceIDGenerator()
         let own =
             if let parent {
-                TraceContext(traceID: parent.traceID, spanID: .random(), flags: parent.flags, state: parent.state)
+                TraceContext(traceID: parent.traceID, spanID: .random(using: &ids), flags: parent.flags, state: parent.state)
             } else {
-                TraceContext(traceID: .random(), spanID: .random(), flags: self.rootFlags, state: TraceState())
+                TraceContext(traceID: .random(using: &ids), spanID: .random(using: &ids), flags: self.rootFlags, state: TraceState())
             }
         context[W3CTraceContextKey.self] = own
         return W3CSpan(
-            operationName: operationName, kind: kind, context: context, parentSpanID: parent.map { "\($0.spanID)" },
+            operationName: operationName, kind: kind, context: context, parentSpanID: parent?.spanID,
             startNanoseconds: instant().nanosecondsSinceEpoch, logger: self.logger)
     }
 

@@ -118,6 +118,26 @@ struct W3CTracerTests {
         #expect(line["trace.id"] == "4bf92f3577b34da6a3ce929d0e0e4736")
         #expect(line["span.duration_us"] != nil)
     }
+
+    @Test("root spans get distinct, non-zero trace and span ids from many threads (no system call per id)")
+    func distinctIDs() async {
+        let tracer = W3CTracer()
+        let ids = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    (0..<5_000).flatMap { _ -> [String] in
+                        let span = tracer.startSpan("root", context: .topLevel, ofKind: .consumer)
+                        defer { span.end() }
+                        return [span.context.traceID ?? "", span.context.spanID ?? ""]
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(ids.count == 40_000)
+        #expect(Set(ids).count == ids.count)
+        #expect(!ids.contains { $0.isEmpty || $0.allSatisfy { $0 == "0" } })
+    }
 }
 
 /// Keeps each line's merged metadata as strings.
