@@ -23,6 +23,12 @@ public struct WorkerConfiguration: Sendable {
     /// 760 MiB and ran slower than 4,000 (243 MiB), so the default stays 4,000
     /// (`WORKER_MAX_IN_FLIGHT`; docs/benchmarks.md, "Issue 12 figures").
     public var maxInFlight: Int = 4_000
+    /// Requests running at once (being decided, at the registry, or handing in their verdict); the
+    /// others read ahead wait as values, taking running slots in turn, fair between agencies (the
+    /// same policy as ``admissionWindow``'s turns). `nil` (default): eight times the registry
+    /// client's calls in flight, at least 1,024, at most ``maxInFlight`` — more would only queue at the
+    /// registry client as suspended tasks.
+    public var maxRunning: Int?
     /// The registry's rate limit for the fleet, calls per second (`REGISTRY_RATE_LIMIT`; the runtime
     /// fills it in). It sizes how many requests go on to the registry client at once: about
     /// ``admissionWindow`` of quota. `nil`: twice the registry client's calls in flight.
@@ -59,6 +65,11 @@ public struct WorkerConfiguration: Sendable {
     public var identityPolicy: IdentityPolicy = IdentityPolicy()
 
     public init() {}
+
+    /// Requests running at once (see ``maxRunning``).
+    public func runningBound(registryConcurrency: Int) -> Int {
+        min(max(1, maxInFlight), max(1, maxRunning ?? max(1_024, 8 * registryConcurrency)))
+    }
 
     /// Requests admitted to the registry client at once (see ``admissionWindow``).
     public func admissionCapacity(registryConcurrency: Int) -> Int {

@@ -11,13 +11,13 @@ struct WorkerCoreTests {
         TopicPartitionOffset(partition, offset: offset)
     }
 
-    private func started(_ action: WorkerCore<Int>.Action?) -> Int? {
-        if case .start(let job)? = action { return job }
-        return nil
+    private func started(_ actions: [WorkerCore<Int>.Action]) -> Int? {
+        let jobs: [Int] = started(actions)
+        return jobs.first
     }
 
     private func started(_ actions: [WorkerCore<Int>.Action]) -> [Int] {
-        actions.compactMap { started($0) }
+        actions.compactMap { if case .start(let job) = $0 { job } else { nil } }
     }
 
     private func resumesReading(_ actions: [WorkerCore<Int>.Action]) -> Bool {
@@ -141,7 +141,8 @@ struct WorkerCoreTests {
         #expect(core.unsettled() == 0)
         #expect(core.takeCommittable() == [at(p0, 1)], "committed up to the first request left unfinished")
         core.read([at(p0, 3)])
-        #expect(started(core.submit(3, lane: "c", position: at(p0, 3))) == nil, "nothing starts while draining")
+        let whileDraining: [Int] = started(core.submit(3, lane: "c", position: at(p0, 3)))
+        #expect(whileDraining.isEmpty, "nothing starts while draining")
         #expect(core.unsettled() == 0)
         core.stop()
         #expect(core.phase == .stopped)
@@ -174,10 +175,69 @@ struct WorkerCoreTests {
         #expect(core.waiting == 9_999)
         var current = 0
         while true {
-            guard let next = started(core.ended(lane: "hot", position: at(p0, Int64(current)), leftUnfinished: false)).first else { break }
+            guard let next: Int = started(core.ended(lane: "hot", position: at(p0, Int64(current)), leftUnfinished: false)) else { break }
             order.append(next)
             current = next
         }
         #expect(order == Array(0..<10_000))
+    }
+
+    @Test("at most maxRunning jobs run; the others wait as values and start as slots free up")
+    func runningBound() {
+        var core = WorkerCore<Int>(maxJobs: 100, maxRunning: 2)
+        core.read((0..<4).map { at(p0, $0) })
+        var starts: [Int] = []
+        for job in 0..<4 { starts += started(core.submit(job, lane: "k\(job)", position: at(p0, Int64(job)))) as [Int] }
+        #expect(starts == [0, 1])
+        #expect(core.running == 2)
+        #expect(core.waiting == 2)
+        let next: [Int] = started(core.ended(lane: "k0", position: at(p0, 0), leftUnfinished: false))
+        #expect(next == [2])
+        #expect(core.running == 2)
+    }
+
+    @Test("running slots go round robin between agencies: a flood of one does not hold back another")
+    func fairSlots() {
+        var core = WorkerCore<Int>(maxJobs: 1_000, maxRunning: 1)
+        core.read((0..<201).map { at(p0, $0) })
+        // Agency A floods 200 requests, then B sends one.
+        for job in 0..<200 { _ = core.submit(job, lane: "a\(job)", position: at(p0, Int64(job)), agency: "A") }
+        _ = core.submit(1_000, lane: "b", position: at(p0, 200), agency: "B")
+        var order: [Int] = []
+        var current = 0
+        var lane = "a0"
+        for _ in 0..<3 {
+            guard let next: Int = started(core.ended(lane: lane, position: at(p0, Int64(current)), leftUnfinished: false)) else { break }
+            order.append(next)
+            current = next == 1_000 ? 200 : next
+            lane = next == 1_000 ? "b" : "a\(next)"
+        }
+        #expect(order.prefix(2).contains(1_000), "B's request runs within one round, not after A's 199")
+    }
+
+    @Test("within an agency, the channel whose first deadline is earliest runs first")
+    func deadlineFirst() {
+        var core = WorkerCore<Int>(maxJobs: 100, maxRunning: 1)
+        let now = ContinuousClock.now
+        core.read((0..<3).map { at(p0, $0) })
+        _ = core.submit(0, lane: "x", position: at(p0, 0), agency: "A", queue: 2, deadline: now + .seconds(86_400))
+        _ = core.submit(1, lane: "y", position: at(p0, 1), agency: "A", queue: 2, deadline: now + .seconds(86_400))
+        _ = core.submit(2, lane: "z", position: at(p0, 2), agency: "A", queue: 0, deadline: now + .seconds(15))
+        let next: Int? = started(core.ended(lane: "x", position: at(p0, 0), leftUnfinished: false))
+        #expect(next == 2, "the counter (15 s) before the waiting submission (24 h)")
+    }
+
+    @Test("a revocation that drops a lane's ready job lets the lane's next job (of another partition) take its place")
+    func revokeReadyHead() {
+        var core = WorkerCore<Int>(maxJobs: 100, maxRunning: 1)
+        core.read([at(p0, 0), at(p1, 0), at(p0, 1)])
+        _ = core.submit(0, lane: "busy", position: at(p0, 0))  // takes the only slot
+        _ = core.submit(10, lane: "k", position: at(p1, 0))  // ready, no slot
+        _ = core.submit(1, lane: "k", position: at(p0, 1))  // behind it
+        _ = core.revoke([p1])
+        #expect(core.waiting == 1)
+        #expect(core.unsettled([p1]) == 0)
+        let next: Int? = started(core.ended(lane: "busy", position: at(p0, 0), leftUnfinished: false))
+        #expect(next == 1)
     }
 }

@@ -31,6 +31,10 @@ struct WorkerCore<Job: Sendable>: Sendable {
     private struct Waiting: Sendable {
         var job: Job
         var position: TopicPartitionOffset
+        /// Its turn among the lanes ready to run: fair between agencies, earliest deadline first within one.
+        var agency: String
+        var queue: Int
+        var deadline: ContinuousClock.Instant?
     }
 
     /// The jobs of one lane waiting behind the running one, in read order.
@@ -65,12 +69,23 @@ struct WorkerCore<Job: Sendable>: Sendable {
         }
     }
 
+    /// A lane with work: its first job runs, or is ready and waits for a running slot
+    /// (``readyID``); the others wait behind it.
+    private struct Lane: Sendable {
+        var readyID: UInt64?
+        var queue = LaneQueue()
+    }
+
     private(set) var phase: Phase = .running
     /// Most jobs (running and waiting) read ahead before reading pauses: `WORKER_MAX_IN_FLIGHT`.
     let maxJobs: Int
     private var offsets = OffsetTracker()
-    /// Lanes with a running job, and the jobs waiting behind it.
-    private var lanes: [String: LaneQueue] = [:]
+    private var lanes: [String: Lane] = [:]
+    /// Jobs whose lane is free, waiting for a running slot, by id.
+    private var ready: [UInt64: (lane: String, waiting: Waiting)] = [:]
+    /// Which ready job runs next, and how many run at once (fair between agencies).
+    private var slots: AdmissionSchedule
+    private var nextID: UInt64 = 0
     private var runningByPartition: [TopicPartition: Int] = [:]
     /// Offsets left unfinished on purpose (dropped before they started, or interrupted): what a
     /// revocation or the shutdown does not wait for.
@@ -79,13 +94,18 @@ struct WorkerCore<Job: Sendable>: Sendable {
     private var parkedLanes: [String: ContinuousClock.Instant] = [:]
     /// Jobs running now.
     private(set) var running = 0
-    /// Jobs read and waiting behind their lane.
+    /// Jobs read and not running: behind their lane, or ready for a slot.
     private(set) var waiting = 0
-    /// Reading waits for room (``mayRead`` was false when it last asked).
+    /// Reading waits for room (``readerShouldWait()`` said so).
     private var readerWaits = false
 
-    init(maxJobs: Int) {
+    /// - Parameters:
+    ///   - maxJobs: jobs read ahead at most (running and waiting).
+    ///   - maxRunning: jobs running at once at most; the rest wait as values.
+    ///   - weights: an agency's share of the running slots where not `defaultWeight` (`REGISTRY_AGENCY_WEIGHTS`).
+    init(maxJobs: Int, maxRunning: Int? = nil, weights: [String: Int] = [:], defaultWeight: Int = 1) {
         self.maxJobs = max(1, maxJobs)
+        self.slots = AdmissionSchedule(capacity: max(1, maxRunning ?? maxJobs), weights: weights, defaultWeight: defaultWeight)
     }
 
     // MARK: Reading
@@ -105,31 +125,33 @@ struct WorkerCore<Job: Sendable>: Sendable {
         for position in positions { offsets.received(position.topicPartition, offset: position.offset) }
     }
 
-    /// A request to decide: it starts now if its lane is free, or waits behind it.
-    mutating func submit(_ job: Job, lane: String, position: TopicPartitionOffset) -> Action? {
+    /// A request to decide. It waits behind its lane's earlier jobs; once first in its lane, it runs
+    /// when a running slot is free and it is its agency's turn (the agency's queue `queue`,
+    /// earliest `deadline` first).
+    mutating func submit(
+        _ job: Job, lane: String, position: TopicPartitionOffset, agency: String = "", queue: Int = 0,
+        deadline: ContinuousClock.Instant? = nil
+    ) -> [Action] {
         guard phase == .running else {
             if offsets.tracks(position.topicPartition) { givenUp[position.topicPartition, default: 0] += 1 }
-            return nil
+            return []
         }
-        if var queue = lanes[lane] {
+        let item = Waiting(job: job, position: position, agency: agency, queue: queue, deadline: deadline)
+        waiting += 1
+        if var existing = lanes[lane] {
             lanes[lane] = nil  // keeps the queue uniquely referenced while it grows
-            queue.append(Waiting(job: job, position: position))
-            lanes[lane] = queue
-            waiting += 1
-            return nil
+            existing.queue.append(item)
+            lanes[lane] = existing
+            return []
         }
-        lanes[lane] = LaneQueue()
-        running += 1
-        runningByPartition[position.topicPartition, default: 0] += 1
-        return .start(job)
+        lanes[lane] = Lane()
+        return makeReady(item, lane: lane)
     }
 
-    /// A job ended: `finished` if it was decided (its offset completes separately, by
-    /// ``completed(_:)``, once its verdict is safe), or left unfinished (interrupted by a shutdown
-    /// or revocation: it is read again). Its lane's next job starts, unless the phase or a
-    /// revocation keeps it back.
+    /// A job ended: decided (its offset completes separately, by ``completed(_:)``, once its
+    /// verdict is safe), or left unfinished (interrupted by a shutdown or revocation: it is read
+    /// again). Its slot goes to the next ready job, and its lane's next job becomes ready.
     mutating func ended(lane: String, position: TopicPartitionOffset, leftUnfinished: Bool) -> [Action] {
-        var actions: [Action] = []
         running -= 1
         let partition = position.topicPartition
         if let count = runningByPartition[partition] {
@@ -137,12 +159,10 @@ struct WorkerCore<Job: Sendable>: Sendable {
         }
         // (A partition forgotten meanwhile, revoked while this job ran, keeps no count.)
         if leftUnfinished, offsets.tracks(partition) { givenUp[partition, default: 0] += 1 }
-        if var queue = lanes[lane], phase == .running, let next = queue.popFirst() {
-            lanes[lane] = queue
-            waiting -= 1
-            running += 1
-            runningByPartition[next.position.topicPartition, default: 0] += 1
-            actions.append(.start(next.job))
+        var actions = start(slots.finish())
+        if phase == .running, var current = lanes[lane], let next = current.queue.popFirst() {
+            lanes[lane] = current
+            actions += makeReady(next, lane: lane)
         } else {
             lanes.removeValue(forKey: lane)
         }
@@ -156,6 +176,25 @@ struct WorkerCore<Job: Sendable>: Sendable {
     /// A message is finished for good (its verdict delivered or safely stored, dead-lettered, or parked).
     mutating func completed(_ position: TopicPartitionOffset) {
         offsets.completed(position.topicPartition, offset: position.offset)
+    }
+
+    private mutating func makeReady(_ item: Waiting, lane: String) -> [Action] {
+        nextID &+= 1
+        let id = nextID
+        lanes[lane]?.readyID = id
+        ready[id] = (lane, item)
+        return start(slots.enqueue(id, agency: item.agency, queue: item.queue, deadline: item.deadline))
+    }
+
+    private mutating func start(_ granted: [UInt64]) -> [Action] {
+        granted.compactMap { id in
+            guard let (lane, item) = ready.removeValue(forKey: id) else { return nil }
+            lanes[lane]?.readyID = nil
+            waiting -= 1
+            running += 1
+            runningByPartition[item.position.topicPartition, default: 0] += 1
+            return .start(item.job)
+        }
     }
 
     // MARK: Parked lanes
@@ -206,7 +245,7 @@ struct WorkerCore<Job: Sendable>: Sendable {
     // MARK: Revocation and shutdown
 
     /// Partitions are being revoked: their jobs that have not started are dropped (the new owner
-    /// reads them again). Returns what reading should do (room may have opened).
+    /// reads them again). Returns the jobs that start in their place, and whether reading may go on.
     mutating func revoke(_ partitions: Set<TopicPartition>) -> [Action] {
         dropWaiting { partitions.contains($0.topicPartition) }
     }
@@ -236,20 +275,37 @@ struct WorkerCore<Job: Sendable>: Sendable {
     }
 
     private mutating func dropWaiting(_ drop: (TopicPartitionOffset) -> Bool) -> [Action] {
-        var droppedCount = 0
+        var dropped: [Waiting] = []
+        var promote: [(String, Waiting)] = []
         for lane in Array(lanes.keys) {
-            guard var queue = lanes[lane], !queue.isEmpty else { continue }
-            let dropped = queue.remove { drop($0.position) }
-            if dropped.isEmpty { continue }
-            lanes[lane] = queue
-            droppedCount += dropped.count
-            for item in dropped { givenUp[item.position.topicPartition, default: 0] += 1 }
+            guard var current = lanes[lane] else { continue }
+            dropped += current.queue.remove { drop($0.position) }
+            if let id = current.readyID, let (_, item) = ready[id], drop(item.position), slots.cancel(id) {
+                // The lane's first job is dropped before it started: the next one left takes its place.
+                ready.removeValue(forKey: id)
+                dropped.append(item)
+                current.readyID = nil
+                lanes[lane] = current
+                if phase == .running, let next = current.queue.popFirst() {
+                    lanes[lane] = current
+                    promote.append((lane, next))
+                } else {
+                    lanes.removeValue(forKey: lane)
+                }
+                continue
+            }
+            lanes[lane] = current
         }
-        waiting -= droppedCount
-        if droppedCount > 0, readerWaits, phase == .running, running + waiting < maxJobs {
+        waiting -= dropped.count
+        for item in dropped where offsets.tracks(item.position.topicPartition) {
+            givenUp[item.position.topicPartition, default: 0] += 1
+        }
+        var actions: [Action] = []
+        for (lane, item) in promote { actions += makeReady(item, lane: lane) }
+        if !dropped.isEmpty, readerWaits, phase == .running, running + waiting < maxJobs {
             readerWaits = false
-            return [.resumeReading]
+            actions.append(.resumeReading)
         }
-        return []
+        return actions
     }
 }

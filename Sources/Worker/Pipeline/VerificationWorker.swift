@@ -83,9 +83,14 @@ public final class VerificationWorker: Service, Sendable {
         self.answerReuse = AnswerReuse(
             subjectRefKey: subjectRefKey, verifiedFor: configuration.answerReuseVerified, mismatchFor: configuration.answerReuseMismatch)
         self.metrics.trackParkedKeys(parkedSealer.keyIDs)
-        self.state = Mutex(State(core: WorkerCore(maxJobs: configuration.maxInFlight)))
-        (self.jobs, self.jobsInput) = AsyncStream.makeStream(of: Job.self)
         let scheduler = registry.configuration.scheduler
+        self.state = Mutex(
+            State(
+                core: WorkerCore(
+                    maxJobs: configuration.maxInFlight,
+                    maxRunning: configuration.runningBound(registryConcurrency: scheduler.maxConcurrentCalls),
+                    weights: scheduler.weights, defaultWeight: scheduler.defaultWeight)))
+        (self.jobs, self.jobsInput) = AsyncStream.makeStream(of: Job.self)
         self.admission = RegistryAdmission(
             capacity: configuration.admissionCapacity(registryConcurrency: scheduler.maxConcurrentCalls),
             weights: scheduler.weights, defaultWeight: scheduler.defaultWeight)
@@ -182,19 +187,21 @@ public final class VerificationWorker: Service, Sendable {
         while let job = next {
             let leftUnfinished = await process(job)
             next = nil
-            let (start, reader) = state.withLock { state -> (Job?, CheckedContinuation<Void, Never>?) in
-                var start: Job?
+            let (starts, reader) = state.withLock { state -> ([Job], CheckedContinuation<Void, Never>?) in
+                var starts: [Job] = []
                 var reader: CheckedContinuation<Void, Never>?
                 for action in state.core.ended(lane: job.read.laneKey, position: job.position, leftUnfinished: leftUnfinished) {
                     switch action {
-                    case .start(let job): start = job
+                    case .start(let job): starts.append(job)
                     case .resumeReading: reader = state.reader.take()
                     }
                 }
-                return (start, reader)
+                return (starts, reader)
             }
             reader?.resume()
-            next = start
+            // The first job started runs on in this task; any others get tasks of their own.
+            next = starts.first
+            for job in starts.dropFirst() { jobsInput.yield(job) }
         }
     }
 
@@ -323,18 +330,41 @@ public final class VerificationWorker: Service, Sendable {
             requests.removeAll { positions.contains(TopicPartitionOffset($0.message.topicPartition, offset: $0.message.offset)) }
         }
         if Task.isCancelled { return }
+        let clock = ContinuousClock.now
         let (starts, jobCount) = state.withLock { state -> ([Job], Int) in
             var starts: [Job] = []
             for read in requests {
                 let job = Job(
                     read: read, prior: read.requestKey.flatMap { prior[$0] }, laneParkedInStore: parkedLanes.contains(read.laneKey),
                     answer: read.answerKey.flatMap { answers[$0] })
-                if case .start(let job)? = state.core.submit(job, lane: read.laneKey, position: job.position) { starts.append(job) }
+                let (agency, queue, deadline) = turnFacts(read, now: now, clock: clock)
+                for case .start(let job) in state.core.submit(
+                    job, lane: read.laneKey, position: job.position, agency: agency, queue: queue, deadline: deadline)
+                {
+                    starts.append(job)
+                }
             }
             return (starts, state.core.running + state.core.waiting)
         }
         for job in starts { jobsInput.yield(job) }
         metrics.setInFlight(jobCount)
+    }
+
+    /// Where a request takes its turn for a running slot: its agency, its channel's queue, its deadline.
+    private func turnFacts(_ read: ReadMessage, now: Date, clock: ContinuousClock.Instant) -> (String, Int, ContinuousClock.Instant?) {
+        let agency: String
+        let channel: Channel
+        switch read.result {
+        case .request(let request):
+            (agency, channel) = (request.agencyCode, request.channel)
+        case .invalid(let invalid):
+            // Decided locally, at once: first in the agency's queue order.
+            return (invalid.agencyCode, 0, nil)
+        case .deadLetter:
+            return ("", 0, nil)
+        }
+        let seconds = read.firstSeenAt.addingTimeInterval(configuration.deadline(for: channel).seconds).timeIntervalSince(now)
+        return (agency, Self.admissionQueue(channel), clock + .milliseconds(Int64(max(0, min(seconds, 7 * 86_400)) * 1_000)))
     }
 
     /// The stored verdicts, the parked lanes and the reusable registry answers of a batch, in two
@@ -412,7 +442,7 @@ public final class VerificationWorker: Service, Sendable {
             // With a metadata provider and a tracer that sets the trace id (serve, dev, the tests),
             // the provider adds both ids from the service context when a line is logged: copying
             // them into the logger for every request cost CPU for lines that are mostly never written.
-            if requestLogger.metadataProvider != nil, span.context.traceID != nil {
+            if requestLogger.metadataProvider != nil, span.context.hasTrace {
                 return await body(requestLogger)
             }
             requestLogger[metadataKey: "request.id"] = "\(read.requestKey ?? "")"
@@ -710,7 +740,14 @@ public final class VerificationWorker: Service, Sendable {
                 try? await store.reschedule(requestKey: check.requestKey, nextAttemptAt: next, attempts: attempts)
                 return
             case .interrupted:
-                return  // its lease runs out and another attempt takes it
+                // Shutting down: its lease is handed back, so that another instance (or this one
+                // after its restart) takes it at once rather than when the lease runs out.
+                // (In a task of its own: this one may be cancelled, and the hand-back must still be written.)
+                let store = self.store
+                await Task {
+                    try? await store.reschedule(requestKey: check.requestKey, nextAttemptAt: Date(), attempts: check.attempts)
+                }.value
+                return
             }
         }
         await recorder.record(record, consumedAt: check.consumedAt, onDurable: {})
@@ -785,7 +822,9 @@ public final class VerificationWorker: Service, Sendable {
         let revoked = Set(partitions)
         // Requests of these partitions not started yet, or still waiting for their turn, are left
         // to the new owner; those at the registry finish first.
-        _ = state.withLock { $0.core.revoke(revoked) }  // (the reader is this loop: no one to wake)
+        // (The reader is this loop: there is no one to wake.)
+        let starts = state.withLock { $0.core.revoke(revoked) }.compactMap { if case .start(let job) = $0 { job } else { nil } }
+        for job in starts { jobsInput.yield(job) }
         admission.close(revoked)
         let until = ContinuousClock.now + .milliseconds(consumer.configuration.revocationTimeoutMilliseconds - 5_000)
         while !lost, state.withLock({ $0.core.unsettled(revoked) }) > 0, ContinuousClock.now < until {
