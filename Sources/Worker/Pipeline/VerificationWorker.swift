@@ -368,7 +368,7 @@ public final class VerificationWorker: Service, Sendable {
     }
 
     /// The stored verdicts, the parked lanes and the reusable registry answers of a batch, in two
-    /// queries (the answers come with the lanes), retried while the database is unreachable (nothing
+    /// queries at once (the answers come with the lanes), retried while the database is unreachable (nothing
     /// may be skipped; consumption waits meanwhile). Requests whose keys the database refuses are
     /// handed back to be dead-lettered. `nil` when shutting down.
     private func lookUp(
@@ -377,10 +377,11 @@ public final class VerificationWorker: Service, Sendable {
         typealias Found = ([String: PublishableVerdict], Set<String>, [[UInt8]: RegistryAnswer])
         func query(_ reads: [ReadMessage]) async -> RetryOutcome<Found> {
             await retrying("reading prior verdicts", logger: logger) {
-                let prior = try await self.store.priorVerdicts(reads.compactMap(\.requestKey))
+                // The two queries are independent: on two connections at once, one round trip of waiting.
+                async let prior = self.store.priorVerdicts(reads.compactMap(\.requestKey))
                 let (lanes, answers) = try await self.store.lanesWithParkedChecks(
                     Array(Set(reads.map(\.laneKey))), answers: Array(Set(reads.compactMap(Self.reusableAnswerKey))))
-                return (prior, lanes, answers)
+                return (try await prior, lanes, answers)
             }
         }
         switch await query(requests) {
