@@ -20,14 +20,20 @@ public struct W3CTracer: Tracer {
 
     private let logger: Logger?
     private let rootFlags: TraceFlags
+    /// Whether work with no trace to continue starts one: only when its root spans are sampled or
+    /// its spans are logged (`debug`); otherwise it would be ids made, sent and never seen.
+    private let startsTraces: Bool
 
     /// - Parameters:
     ///   - logger: Where ended spans are written at `debug`. Default: nowhere.
     ///   - sampleRootSpans: The `sampled` flag of traces this service starts (a request without a
-    ///     `traceparent`). Default: `false`: nothing here records them.
+    ///     `traceparent`). Default: `false`: nothing here records them, and unless `logger` logs
+    ///     spans (`debug`), such work starts no trace at all: the registry call of a request without
+    ///     a `traceparent` carries none either (the contract asks only that a given one be continued).
     public init(logger: Logger? = nil, sampleRootSpans: Bool = false) {
         self.logger = logger
         self.rootFlags = sampleRootSpans ? .sampled : []
+        self.startsTraces = sampleRootSpans || (logger.map { $0.logLevel <= .debug } ?? false)
     }
 
     public func startSpan<Instant: TracerInstant>(
@@ -41,6 +47,12 @@ public struct W3CTracer: Tracer {
     ) -> W3CSpan {
         var context = context()
         let parent = context[W3CTraceContextKey.self]
+        if parent == nil, !self.startsTraces {
+            // Telemetry is off for this work (no trace to continue, roots unsampled, spans not
+            // logged): no trace is started, so nothing is formatted, injected or logged for it.
+            return W3CSpan(
+                operationName: operationName, kind: kind, context: context, parentSpanID: nil, startNanoseconds: 0, logger: nil)
+        }
         var ids = TraceIDGenerator()
         let own =
             if let parent {

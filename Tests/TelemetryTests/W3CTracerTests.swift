@@ -53,7 +53,7 @@ struct W3CTracerTests {
     }
 
     @Test(
-        "a malformed traceparent is ignored and a new, unsampled trace starts",
+        "a malformed traceparent is ignored and a new, unsampled trace starts (spans logged at debug)",
         arguments: [
             "", "not-a-traceparent", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
@@ -63,7 +63,8 @@ struct W3CTracerTests {
     func malformedParent(_ header: String) {
         let context = extracted(["traceparent": header])
         #expect(context.traceID == nil)
-        let span = tracer.startSpan("root", context: context, ofKind: .consumer)
+        let logged = W3CTracer(logger: Logger(label: "spans", factory: { _ in LineRecorder().handler(level: .debug) }))
+        let span = logged.startSpan("root", context: context, ofKind: .consumer)
         #expect(span.context.traceID != nil)
         #expect(span.context.traceID != "4bf92f3577b34da6a3ce929d0e0e4736")
         #expect(span.context.traceParent?.hasSuffix("-00") == true)
@@ -119,9 +120,29 @@ struct W3CTracerTests {
         #expect(line["span.duration_us"] != nil)
     }
 
+    @Test("with telemetry off (roots unsampled, spans not logged) work without a trace starts none; otherwise it does")
+    func noRootTraceWhenOff() {
+        var headers: [String: String] = [:]
+        let off = W3CTracer(logger: Logger(label: "spans", factory: { _ in LineRecorder().handler(level: .info) }))
+        off.withSpan("root", context: .topLevel, ofKind: .consumer) { span in
+            #expect(!span.context.hasTrace)
+            off.inject(span.context, into: &headers, using: DictionaryInjector())
+        }
+        #expect(headers.isEmpty, "nothing is injected for a trace not started")
+        for tracer in [W3CTracer(sampleRootSpans: true), W3CTracer(logger: Logger(label: "spans", factory: { _ in LineRecorder().handler(level: .debug) }))] {
+            tracer.withSpan("root", context: .topLevel, ofKind: .consumer) { span in
+                #expect(span.context.hasTrace)
+            }
+        }
+        // A given trace is always continued.
+        off.withSpan("child", context: extracted(["traceparent": parent]), ofKind: .consumer) { span in
+            #expect(span.context.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
+        }
+    }
+
     @Test("root spans get distinct, non-zero trace and span ids from many threads (no system call per id)")
     func distinctIDs() async {
-        let tracer = W3CTracer()
+        let tracer = W3CTracer(sampleRootSpans: true)
         let ids = await withTaskGroup(of: [String].self) { group in
             for _ in 0..<4 {
                 group.addTask {

@@ -443,7 +443,11 @@ public final class VerificationWorker: Service, Sendable {
             // With a metadata provider and a tracer that sets the trace id (serve, dev, the tests),
             // the provider adds both ids from the service context when a line is logged: copying
             // them into the logger for every request cost CPU for lines that are mostly never written.
-            if requestLogger.metadataProvider != nil, span.context.hasTrace {
+            // Without a trace to name (none given, and the tracer started none), the provider still
+            // names the request from the context.
+            if requestLogger.metadataProvider != nil,
+                span.context.hasTrace || !TraceParent.isValid(read.message.headers.string(named: "traceparent") ?? "")
+            {
                 return await body(requestLogger)
             }
             requestLogger[metadataKey: "request.id"] = "\(read.requestKey ?? "")"
