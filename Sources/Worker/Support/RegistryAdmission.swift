@@ -51,6 +51,16 @@ final class RegistryAdmission: Sendable {
     ///   - deadline: when waiting any longer is useless (the request's deadline); `nil`: none.
     ///   - partition: where the request was read from: revoking it hands the waiter back (``close(_:)``).
     func turn(agency: String, queue: Int, deadline: ContinuousClock.Instant?, partition: TopicPartition? = nil) async -> Turn {
+        // Room, and nobody waiting before it: admitted at once, without suspending (the common
+        // case below the quota, where a continuation per request was pure cost).
+        let immediate = state.withLock { state -> Turn? in
+            if state.closed || Task.isCancelled || partition.map(state.refused.contains) == true { return .closed }
+            guard state.schedule.waiting == 0, state.schedule.admitted < state.schedule.capacity else { return nil }
+            state.nextID &+= 1
+            _ = state.schedule.enqueue(state.nextID, agency: agency, queue: queue, deadline: deadline)
+            return .admitted
+        }
+        if let immediate { return immediate }
         let id = state.withLock { state in
             state.nextID &+= 1
             return state.nextID
