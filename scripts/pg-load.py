@@ -54,6 +54,9 @@ def wait_http(url, timeout, proc=None, want=200):
     r = orig_wait_http(url, timeout, proc, want)
     if r[0] and "port" in state:
         port = state["port"]
+        # An experiment on the schema the worker just migrated (e.g. an index dropped).
+        for statement in filter(None, os.environ.get("PG_LOAD_SQL", "").split(";")):
+            psql(port, statement)
         psql(port, "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal'), pg_stat_reset()")
         state["lsn0"] = psql(port, "SELECT pg_current_wal_lsn()").strip().splitlines()[-1]
     return r

@@ -70,8 +70,10 @@ public struct VerificationStore: Sendable {
     /// created, then updated: one row version and one index entry).
     /// The first attempt trusts that the requests are new (the worker looked them up before
     /// deciding); when one was stored meanwhile (by another instance, or twice in a row), the result
-    /// insert says so, the transaction is rolled back and run again with a lookup first, which turns
-    /// that decision into a re-emission.
+    /// insert fails on the primary key, the transaction is rolled back and run again with a lookup
+    /// first, which turns that decision into a re-emission. The inserts are plain `INSERT`s, not
+    /// `ON CONFLICT`: a conflict is rare, and a speculative insertion costs every row an extra index
+    /// probe and WAL record.
     public func record(_ records: [DecisionRecord], verdictTopic: String, cloudEventSource: String) async throws -> [RecordedVerdict] {
         if records.isEmpty { return [] }
         for attempt in 1...3 {
@@ -100,6 +102,18 @@ public struct VerificationStore: Sendable {
         if error is ConcurrentDecision { return true }
         if let error = error as? PostgresTransactionError { return error.closureError is ConcurrentDecision }
         return false
+    }
+
+    /// The primary keys whose unique violation means "stored meanwhile by another transaction":
+    /// a result (its request decided elsewhere) or a new dossier (created by `park` or another
+    /// instance since the lock statement).
+    static let concurrentlyStoredKeys: Set<String> = ["verification_results_pkey", "dossiers_pkey"]
+
+    static func isConcurrentlyStored(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, error.serverInfo?[.sqlState] == "23505",
+            let constraint = error.serverInfo?[.constraintName]
+        else { return false }
+        return concurrentlyStoredKeys.contains(constraint)
     }
 
     private struct DossierRow {
@@ -200,7 +214,7 @@ public struct VerificationStore: Sendable {
 
         var b = StatementBuilder()
         var ctes: [String] = []
-        // Results. A conflict means the request was stored since it was looked up: see `record`.
+        // Results. A unique violation means the request was stored since it was looked up: see `record`.
         do {
             let f = fresh
             ctes.append(
@@ -222,7 +236,6 @@ public struct VerificationStore: Sendable {
                         \(b.bind(f.map { $0.record.messageKey != nil }))::bool[], \(b.bind(f.map { ByteBuffer(bytes: $0.record.messageKey ?? []) }))::bytea[],
                         \(b.bind(f.map { ByteBuffer(bytes: $0.value) }))::bytea[], \(b.bind(f.map { MessageHeader.jsonPairs($0.headers) }))::text[])
                         AS x(r, v, c, a, o, n, m, s, dc, ds, t, p, off, ca, da, hk, mk, val, h)
-                    ON CONFLICT (request_id) DO NOTHING
                     RETURNING 1
                 )
                 """)
@@ -238,7 +251,6 @@ public struct VerificationStore: Sendable {
                     SELECT c, a, s, t, l FROM unnest(\(b.bind(codes))::text[], \(b.bind(codes.map { created[$0]!.newAgencyCode! }))::text[],
                         \(b.bind(codes.map { created[$0]!.state }))::text[], \(b.bind(codes.map { created[$0]!.occurredAt }))::timestamptz[],
                         \(b.bind(codes.map { created[$0]!.lastRequest }))::text[]) AS x(c, a, s, t, l)
-                    ON CONFLICT (code) DO NOTHING
                     RETURNING 1
                 )
                 """)
@@ -287,17 +299,22 @@ public struct VerificationStore: Sendable {
         let outboxColumn = outboxKeys.isEmpty ? "'{}'::int8[]" : "COALESCE((SELECT array_agg(id ORDER BY id) FROM outbox), '{}')"
         let headColumn = chained == nil ? "0::int8" : "(SELECT count(*) FROM audit_head_moved)"
         let createdColumn = created.isEmpty ? "0::int8" : "(SELECT count(*) FROM dossiers_created)"
-        let rows = try await connection.query(
-            b.query(
-                """
-                WITH \(ctes.joined(separator: ",\n"))
-                SELECT (SELECT count(*) FROM results), \(outboxColumn), \(headColumn), \(createdColumn)
-                """), logger: logger)
         var answer: (inserted: Int64, outboxIDs: [Int64], headMoved: Int64, dossiersCreated: Int64)?
-        for try await row in rows.decode((Int64, [Int64], Int64, Int64).self) { answer = row }
+        do {
+            let rows = try await connection.query(
+                b.query(
+                    """
+                    WITH \(ctes.joined(separator: ",\n"))
+                    SELECT (SELECT count(*) FROM results), \(outboxColumn), \(headColumn), \(createdColumn)
+                    """), logger: logger)
+            for try await row in rows.decode((Int64, [Int64], Int64, Int64).self) { answer = row }
+        } catch let error where Self.isConcurrentlyStored(error) {
+            throw ConcurrentDecision()
+        }
         guard let answer else { throw StoreError(code: .corruptRow, operation: "record verdicts") }
-        // A result stored since the lookup, or a dossier created since the lock (by `park` or another
-        // instance): run again, which locks that dossier and computes its state from the stored row.
+        // Every row went in, or the statement failed above (a result stored since the lookup, or a
+        // dossier created since the lock, by `park` or another instance: run again, which re-emits
+        // that result, or locks that dossier and computes its state from the stored row).
         if answer.inserted != Int64(fresh.count) || answer.dossiersCreated != Int64(created.count) { throw ConcurrentDecision() }
         guard answer.outboxIDs.count == outboxKeys.count else { throw StoreError(code: .corruptRow, operation: "outbox insert") }
         guard chained == nil || answer.headMoved == 1 else { throw StoreError(code: .corruptRow, operation: "audit chain head") }
