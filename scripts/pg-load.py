@@ -66,31 +66,41 @@ orig_cleanup = infra.Procs.cleanup
 
 
 def cleanup(self):
+    try:
+        report(self)
+    finally:  # the cluster is stopped whatever the report did
+        orig_cleanup(self)
+
+
+def report(procs):
     port = state.get("port")
-    if port and "lsn0" in state and port in self.pg_ports and "report" not in state:
-        q = []
-        q.append(psql(port, f"SELECT pg_current_wal_lsn() - '{state['lsn0']}'::pg_lsn AS wal_bytes, "
-                            "wal_records, wal_fpi, wal_bytes AS stat_wal_bytes FROM pg_stat_wal"))
-        q.append(psql(port, "SELECT calls, rows, round(total_exec_time::numeric, 1) AS ms, "
-                            "shared_blks_hit AS hit, shared_blks_read AS read, shared_blks_dirtied AS dirtied, "
-                            "wal_records AS walrec, wal_bytes, wal_fpi, "
-                            "left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS query "
-                            "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'accept') "
-                            "ORDER BY total_exec_time DESC LIMIT 40"))
-        q.append(psql(port, "SELECT relname, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del, "
-                            "pg_size_pretty(pg_relation_size(relid)) AS heap, "
-                            "pg_size_pretty(pg_indexes_size(relid)) AS indexes, "
-                            "(SELECT count(*) FROM pg_index i WHERE i.indrelid = relid) AS nindex "
-                            "FROM pg_stat_user_tables ORDER BY n_tup_ins + n_tup_upd DESC"))
-        q.append(psql(port, "SELECT indexrelname, pg_size_pretty(pg_relation_size(indexrelid)) AS size, idx_scan "
-                            "FROM pg_stat_user_indexes ORDER BY pg_relation_size(indexrelid) DESC"))
-        for table in ("verification_results", "audit_trail"):
-            cols = psql(port, f"SELECT string_agg(format('round(avg(pg_column_size(%I)))::int AS %I', attname, attname), ', ' "
-                              f"ORDER BY attnum) FROM pg_attribute WHERE attrelid = '{table}'::regclass AND attnum > 0 "
-                              "AND NOT attisdropped").strip().splitlines()[-1]
-            q.append(f"{table}: average bytes per column\n" + psql(port, f"SELECT {cols} FROM {table}"))
-        state["report"] = "\n".join(q)
-    return orig_cleanup(self)
+    if not (port and "lsn0" in state and port in procs.pg_ports and "report" not in state):
+        return
+    q = []
+    q.append(psql(port, f"SELECT pg_current_wal_lsn() - '{state['lsn0']}'::pg_lsn AS wal_bytes, "
+                        "wal_records, wal_fpi, wal_bytes AS stat_wal_bytes FROM pg_stat_wal"))
+    q.append(psql(port, "SELECT calls, rows, round(total_exec_time::numeric, 1) AS ms, "
+                        "shared_blks_hit AS hit, shared_blks_read AS read, shared_blks_dirtied AS dirtied, "
+                        "wal_records AS walrec, wal_bytes, wal_fpi, "
+                        "left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS query "
+                        "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'accept') "
+                        "ORDER BY total_exec_time DESC LIMIT 40"))
+    q.append(psql(port, "SELECT relname, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del, "
+                        "pg_size_pretty(pg_relation_size(relid)) AS heap, "
+                        "pg_size_pretty(pg_indexes_size(relid)) AS indexes, "
+                        "(SELECT count(*) FROM pg_index i WHERE i.indrelid = relid) AS nindex "
+                        "FROM pg_stat_user_tables ORDER BY n_tup_ins + n_tup_upd DESC"))
+    q.append(psql(port, "SELECT indexrelname, pg_size_pretty(pg_relation_size(indexrelid)) AS size, idx_scan "
+                        "FROM pg_stat_user_indexes ORDER BY pg_relation_size(indexrelid) DESC"))
+    # Average stored bytes per column of the tables written per verdict (this worker's or the peer's).
+    for table in ("verification_results", "audit_trail", "peer_results"):
+        if not psql(port, f"SELECT to_regclass('{table}') IS NOT NULL").strip().endswith("t"):
+            continue
+        cols = psql(port, f"SELECT string_agg(format('round(avg(pg_column_size(%I)))::int AS %I', attname, attname), ', ' "
+                          f"ORDER BY attnum) FROM pg_attribute WHERE attrelid = '{table}'::regclass AND attnum > 0 "
+                          "AND NOT attisdropped").strip().splitlines()[-1]
+        q.append(f"{table}: average bytes per column\n" + psql(port, f"SELECT {cols} FROM {table}"))
+    state["report"] = "\n".join(q)
 
 
 infra.start_pg = start_pg
