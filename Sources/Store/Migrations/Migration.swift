@@ -31,5 +31,6 @@ extension Migration {
         .dossierRollup,  // 6
         .auditTrail,  // 7
         .registryAnswers,  // 8
+        .leanIndexes,  // 9
     ]
 }

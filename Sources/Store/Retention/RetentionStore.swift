@@ -14,7 +14,7 @@ public struct RetentionStore: Sendable {
         self.logger = logger
     }
 
-    /// Deletes up to `limit` results decided before `cutoff` (by `verification_results_decided_at`),
+    /// Deletes up to `limit` results decided before `cutoff` (by `verification_results_decided_at_brin`),
     /// except those whose verdict still waits in the outbox. Returns how many it deleted.
     public func deleteResults(decidedBefore cutoff: Date, limit: Int) async throws -> Int {
         try await count(

@@ -63,13 +63,17 @@ public struct VerificationStore: Sendable {
     /// request decided before becomes a re-emission of the stored verdict. Returns one entry per
     /// record, in order.
     ///
-    /// Four round trips per batch: `BEGIN`; one statement that creates and locks the batch's
-    /// dossiers and locks the audit chain head; one statement that writes the results, the dossier
-    /// states, the outbox rows, the settled parked checks, the audit rows and the chain head; `COMMIT`.
+    /// Four round trips per batch: `BEGIN`; one statement that locks the batch's existing dossiers
+    /// and the audit chain head; one statement that writes the results, the new dossiers and the
+    /// states of existing ones, the outbox rows, the settled parked checks, the audit rows and the
+    /// chain head; `COMMIT`. A new dossier is inserted once, with its state after the batch (not
+    /// created, then updated: one row version and one index entry).
     /// The first attempt trusts that the requests are new (the worker looked them up before
     /// deciding); when one was stored meanwhile (by another instance, or twice in a row), the result
-    /// insert says so, the transaction is rolled back and run again with a lookup first, which turns
-    /// that decision into a re-emission.
+    /// insert fails on the primary key, the transaction is rolled back and run again with a lookup
+    /// first, which turns that decision into a re-emission. The inserts are plain `INSERT`s, not
+    /// `ON CONFLICT`: a conflict is rare, and a speculative insertion costs every row an extra index
+    /// probe and WAL record.
     public func record(_ records: [DecisionRecord], verdictTopic: String, cloudEventSource: String) async throws -> [RecordedVerdict] {
         if records.isEmpty { return [] }
         for attempt in 1...3 {
@@ -100,11 +104,31 @@ public struct VerificationStore: Sendable {
         return false
     }
 
+    /// The primary keys whose unique violation means "stored meanwhile by another transaction":
+    /// a result (its request decided elsewhere) or a new dossier (created by `park` or another
+    /// instance since the lock statement).
+    static let concurrentlyStoredKeys: Set<String> = ["verification_results_pkey", "dossiers_pkey"]
+
+    static func isConcurrentlyStored(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, error.serverInfo?[.sqlState] == "23505",
+            let constraint = error.serverInfo?[.constraintName]
+        else { return false }
+        return concurrentlyStoredKeys.contains(constraint)
+    }
+
     private struct DossierRow {
         var state: String
         var occurredAt: Date
         var lastRequest: String
         var dirty = false
+        /// Not stored yet: the group commit inserts it (`agencyCode` as stored).
+        var newAgencyCode: String?
+
+        /// A dossier no row exists for yet: the state `park` and the first decision start from.
+        static func new(agencyCode: String) -> DossierRow {
+            DossierRow(
+                state: "awaiting_verification", occurredAt: Date(timeIntervalSince1970: 0), lastRequest: "", newAgencyCode: agencyCode)
+        }
     }
 
     private func recordOnce(
@@ -125,8 +149,9 @@ public struct VerificationStore: Sendable {
             }
         }
 
-        // Lock the dossiers that fresh decisions touch (creating missing ones first), then the audit
-        // chain head: one statement, in that order, as every instance takes them.
+        // Lock the existing dossiers that fresh decisions touch, then the audit chain head: one
+        // statement, in that order, as every instance takes them. Missing dossiers are inserted by
+        // the write statement; one created meanwhile by another transaction makes it a conflict.
         let freshRecords = records.filter { stored[$0.requestKey] == nil }
         let (dossiers, chainHead) = try await lockDossiersAndChain(
             freshRecords.compactMap(\.dossier), chain: !freshRecords.isEmpty, on: connection)
@@ -189,7 +214,7 @@ public struct VerificationStore: Sendable {
 
         var b = StatementBuilder()
         var ctes: [String] = []
-        // Results. A conflict means the request was stored since it was looked up: see `record`.
+        // Results. A unique violation means the request was stored since it was looked up: see `record`.
         do {
             let f = fresh
             ctes.append(
@@ -211,12 +236,26 @@ public struct VerificationStore: Sendable {
                         \(b.bind(f.map { $0.record.messageKey != nil }))::bool[], \(b.bind(f.map { ByteBuffer(bytes: $0.record.messageKey ?? []) }))::bytea[],
                         \(b.bind(f.map { ByteBuffer(bytes: $0.value) }))::bytea[], \(b.bind(f.map { MessageHeader.jsonPairs($0.headers) }))::text[])
                         AS x(r, v, c, a, o, n, m, s, dc, ds, t, p, off, ca, da, hk, mk, val, h)
-                    ON CONFLICT (request_id) DO NOTHING
                     RETURNING 1
                 )
                 """)
         }
-        let dirty = dossierRows.filter(\.value.dirty)
+        let created = dossierRows.filter { $0.value.newAgencyCode != nil }
+        if !created.isEmpty {
+            // In code order, as every writer inserts and locks them.
+            let codes = created.keys.sorted()
+            ctes.append(
+                """
+                dossiers_created AS (
+                    INSERT INTO dossiers (code, agency_code, state, state_occurred_at, last_request_id)
+                    SELECT c, a, s, t, l FROM unnest(\(b.bind(codes))::text[], \(b.bind(codes.map { created[$0]!.newAgencyCode! }))::text[],
+                        \(b.bind(codes.map { created[$0]!.state }))::text[], \(b.bind(codes.map { created[$0]!.occurredAt }))::timestamptz[],
+                        \(b.bind(codes.map { created[$0]!.lastRequest }))::text[]) AS x(c, a, s, t, l)
+                    RETURNING 1
+                )
+                """)
+        }
+        let dirty = dossierRows.filter { $0.value.dirty && $0.value.newAgencyCode == nil }
         if !dirty.isEmpty {
             let codes = Array(dirty.keys)
             ctes.append(
@@ -259,16 +298,24 @@ public struct VerificationStore: Sendable {
         }
         let outboxColumn = outboxKeys.isEmpty ? "'{}'::int8[]" : "COALESCE((SELECT array_agg(id ORDER BY id) FROM outbox), '{}')"
         let headColumn = chained == nil ? "0::int8" : "(SELECT count(*) FROM audit_head_moved)"
-        let rows = try await connection.query(
-            b.query(
-                """
-                WITH \(ctes.joined(separator: ",\n"))
-                SELECT (SELECT count(*) FROM results), \(outboxColumn), \(headColumn)
-                """), logger: logger)
-        var answer: (inserted: Int64, outboxIDs: [Int64], headMoved: Int64)?
-        for try await row in rows.decode((Int64, [Int64], Int64).self) { answer = row }
+        let createdColumn = created.isEmpty ? "0::int8" : "(SELECT count(*) FROM dossiers_created)"
+        var answer: (inserted: Int64, outboxIDs: [Int64], headMoved: Int64, dossiersCreated: Int64)?
+        do {
+            let rows = try await connection.query(
+                b.query(
+                    """
+                    WITH \(ctes.joined(separator: ",\n"))
+                    SELECT (SELECT count(*) FROM results), \(outboxColumn), \(headColumn), \(createdColumn)
+                    """), logger: logger)
+            for try await row in rows.decode((Int64, [Int64], Int64, Int64).self) { answer = row }
+        } catch let error where Self.isConcurrentlyStored(error) {
+            throw ConcurrentDecision()
+        }
         guard let answer else { throw StoreError(code: .corruptRow, operation: "record verdicts") }
-        if answer.inserted != Int64(fresh.count) { throw ConcurrentDecision() }
+        // Every row went in, or the statement failed above (a result stored since the lookup, or a
+        // dossier created since the lock, by `park` or another instance: run again, which re-emits
+        // that result, or locks that dossier and computes its state from the stored row).
+        if answer.inserted != Int64(fresh.count) || answer.dossiersCreated != Int64(created.count) { throw ConcurrentDecision() }
         guard answer.outboxIDs.count == outboxKeys.count else { throw StoreError(code: .corruptRow, operation: "outbox insert") }
         guard chained == nil || answer.headMoved == 1 else { throw StoreError(code: .corruptRow, operation: "audit chain head") }
 
@@ -280,8 +327,9 @@ public struct VerificationStore: Sendable {
         }
     }
 
-    /// Creates the missing dossiers of `changes` and locks them all (in code order), then, when
-    /// `chain`, locks the audit chain head: one round trip. Returns the dossiers' rows and the head.
+    /// Locks the existing dossiers of `changes` (in code order), then, when `chain`, the audit chain
+    /// head: one round trip. Returns the dossiers' rows (a missing one as ``DossierRow/new(agencyCode:)``,
+    /// for the write statement to insert) and the head.
     private func lockDossiersAndChain(
         _ changes: [DossierChange], chain: Bool, on connection: PostgresConnection
     ) async throws -> ([String: DossierRow], AuditTrail.Head?) {
@@ -294,27 +342,19 @@ public struct VerificationStore: Sendable {
             agencyByCode[change.storedCode] = StorableText.encode(change.agencyCode)
         }
         let codes = agencyByCode.keys.sorted()
-        let agencies = codes.map { agencyByCode[$0]! }
-        // `created` and `locked` see different rows: the statement's snapshot does not hold the rows
-        // it inserts. The Append node reads its inputs in order: dossiers first, then the head.
+        // The Append node reads its inputs in order: dossiers first, then the head.
         let headPart =
             chain
             ? "UNION ALL SELECT NULL, NULL, NULL, NULL, last_seq, last_hash FROM head"
             : ""
         let rows = try await connection.query(
             """
-            WITH created AS (
-                INSERT INTO dossiers (code, agency_code, state, state_occurred_at, last_request_id)
-                SELECT code, agency, 'awaiting_verification', 'epoch', '' FROM unnest(\(codes)::text[], \(agencies)::text[]) AS t(code, agency)
-                ON CONFLICT (code) DO NOTHING
-                RETURNING code, state, state_occurred_at, last_request_id
-            ), locked AS (
+            WITH locked AS (
                 SELECT code, state, state_occurred_at, last_request_id FROM dossiers WHERE code = ANY(\(codes)) ORDER BY code FOR UPDATE
             ), head AS (
                 SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
             )
-            SELECT code, state, state_occurred_at, last_request_id, NULL::int8, NULL::bytea FROM created
-            UNION ALL SELECT code, state, state_occurred_at, last_request_id, NULL, NULL FROM locked
+            SELECT code, state, state_occurred_at, last_request_id, NULL::int8, NULL::bytea FROM locked
             \(unescaped: headPart)
             """, logger: logger)
         var dossiers: [String: DossierRow] = [:]
@@ -328,16 +368,8 @@ public struct VerificationStore: Sendable {
                 head = AuditTrail.Head(seq: seq, hash: Array(hash.readableBytesView))
             }
         }
-        // A dossier another transaction created while this one waited to insert it is in neither
-        // set (it is newer than the statement's snapshot): lock it on its own. Rare.
-        let missing = codes.filter { dossiers[$0] == nil }
-        if !missing.isEmpty {
-            let more = try await connection.query(
-                "SELECT code, state, state_occurred_at, last_request_id FROM dossiers WHERE code = ANY(\(missing)) ORDER BY code FOR UPDATE",
-                logger: logger)
-            for try await (code, state, occurredAt, last) in more.decode((String, String, Date, String).self) {
-                dossiers[code] = DossierRow(state: state, occurredAt: occurredAt, lastRequest: last)
-            }
+        for code in codes where dossiers[code] == nil {
+            dossiers[code] = .new(agencyCode: agencyByCode[code]!)
         }
         if chain, head == nil { throw StoreError(code: .corruptRow, operation: "audit chain head") }
         return (dossiers, head)
