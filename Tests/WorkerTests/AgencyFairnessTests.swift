@@ -127,7 +127,7 @@ struct AgencyFairnessTests {
         }
     }
 
-    @Test("three instances sharing the fleet limit, one killed midway: every request decided, B's median time to verdict ≤ 3 s, never above the limit")
+    @Test("three instances sharing the fleet limit, one killed midway: every request decided, B's median ≤ 3 s and p90 ≤ 5 s, never above the limit")
     func threeInstancesOneKilled() async throws {
         try await RegistrySimulator.withRunning(
             configuration: .init(port: 0, population: 20_000, behaviour: .init(latencyMs: 100, latencySpreadMs: 100))
@@ -156,10 +156,13 @@ struct AgencyFairnessTests {
                 process.waitUntilExit()
             }
             print("fairness, three instances, one killed at 12 s: \(times); quota \(quota)")
-            // Not the p90 ≤ 3 s: B's requests on the killed instance's partitions wait for
-            // its session to time out (6 s) and the rebalance, which measured p90 10.5 s
-            // (docs/benchmarks.md, "Quota use and fairness"). B's median stays that of B alone.
+            // B's requests on the killed instance's partitions wait for its session to time out (4 s
+            // with the mock profile, up to 1 s more for the mock's timer) and the rebalance, in which
+            // the mock holds the whole group for another 3 s even once the survivors have rejoined: 6
+            // to 11 of B's 60 requests. B's p90 measured 2.05, 2.15, 3.06 and 4.09 s, so the issue's
+            // 3 s is met only in some runs (docs/benchmarks.md, "Quota use and fairness").
             #expect(times.percentile(FloodAndTrickle.trickling, 0.5) <= 3, "\(times)")
+            #expect(times.percentile(FloodAndTrickle.trickling, 0.9) <= 5, "\(times)")
             #expect(times.percentile(FloodAndTrickle.trickling, 0.5) < times.percentile(FloodAndTrickle.flooding, 0.5) / 4, "\(times)")
             // Four processes share two cores here: the simulator records arrivals up to its timer lag
             // late and bunched, so a window may count about that many milliseconds' worth of calls
