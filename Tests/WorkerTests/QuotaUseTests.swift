@@ -61,11 +61,24 @@ struct QuotaUseTests {
         #expect(figures.busiestSecond <= 1, "\(figures)")
     }
 
+    /// A high limit, as high as this machine drives: the simulator answers in 2–6 ms (a fast registry;
+    /// 128 calls in flight by default carry 128 / 4 ms = 32,000 calls/s).
+    @Test("a high limit: a backlog never exceeds it")
+    func backlogAtHighLimit() async throws {
+        let limit = Int(ProcessInfo.processInfo.environment["QUOTA_HIGH_LIMIT"] ?? "") ?? 10_000
+        let figures = try await Self.backlog(limit: limit, seconds: 10, measuring: 5, latencyMs: 2, latencySpreadMs: 4)
+        #expect(figures.busiestSecond <= limit, "\(figures)")
+    }
+
     /// A backlog of `seconds` worth of quota, submissions from three agencies; the simulator's
     /// figures over `measuring` seconds once warmed up. Every call answered 200 (none refused).
-    static func backlog(limit: Int, seconds: Int, measuring: Double) async throws -> QuotaFigures {
+    static func backlog(
+        limit: Int, seconds: Int, measuring: Double, latencyMs: Double = 100, latencySpreadMs: Double = 100
+    ) async throws -> QuotaFigures {
         try await RegistrySimulator.withRunning(
-            configuration: .init(port: 0, population: 20_000, behaviour: .init(latencyMs: 100, latencySpreadMs: 100))
+            // One person per request: no answer to reuse (issue 13.5), every request a registry call.
+            configuration: .init(
+                port: 0, population: max(20_000, limit * seconds), behaviour: .init(latencyMs: latencyMs, latencySpreadMs: latencySpreadMs))
         ) { simulator in
             let harness = try await WorkerHarness(name: "quota_\(limit)", simulator: simulator) { settings in
                 settings.registryRateLimit = limit
