@@ -12,6 +12,11 @@ struct QuotaFigures: Sendable, CustomStringConvertible {
     var busiestSecond: Int
     var schedulingLagMs: Double
     var steadyShare: Double { steadyCallsPerSecond / Double(limit) }
+    /// The most calls the busiest second may show without exceeding the limit: when the machine
+    /// starves the simulator of CPU, it records arrivals up to its timer lag late and bunched, so a
+    /// window may count about that many milliseconds' worth of calls more than arrived in it
+    /// (``SimulatorStatistics/maxSchedulingLagMs``; 0 on a quiet machine).
+    var busiestAllowed: Int { limit + Int((schedulingLagMs / 1_000 * Double(limit)).rounded(.up)) }
     var description: String {
         String(
             format: "limit %d/s: steady %.2f calls/s (%.2f %%), busiest second %d, simulator lag %.0f ms", limit,
@@ -49,7 +54,7 @@ struct QuotaUseTests {
         // The limiter's schedule allows 1 s / (1 s + 20 ms margin) = 98.0 % of the limit at best
         // (docs/benchmarks.md, "Quota use and fairness"). Before issue 13 it parked its backlog and used ~70 %.
         #expect(figures.steadyShare >= 0.97, "\(figures)")
-        #expect(figures.busiestSecond <= limit, "\(figures)")
+        #expect(figures.busiestSecond <= figures.busiestAllowed, "\(figures)")
     }
 
     /// The lowest limit: one call a second. A slot is lost only if its caller wakes more than the
@@ -67,7 +72,7 @@ struct QuotaUseTests {
     func backlogAtHighLimit() async throws {
         let limit = Int(ProcessInfo.processInfo.environment["QUOTA_HIGH_LIMIT"] ?? "") ?? 10_000
         let figures = try await Self.backlog(limit: limit, seconds: 10, measuring: 5, latencyMs: 2, latencySpreadMs: 4)
-        #expect(figures.busiestSecond <= limit, "\(figures)")
+        #expect(figures.busiestSecond <= figures.busiestAllowed, "\(figures)")
     }
 
     /// A backlog of `seconds` worth of quota, submissions from three agencies; the simulator's
