@@ -18,10 +18,13 @@ public final class EmbeddedKafkaCluster: Sendable {
     ///   (librdkafka's default 500 ms) and does not answer when data arrives meanwhile, as a real
     ///   broker does; consumers then saw requests in bursts up to half a second old. Measured: worker
     ///   latency at 1,000 requests/s, p50 206 ms → 35 ms.
-    /// - `session.timeout.ms=6000`, `heartbeat.interval.ms=500`: quick rebalances (the mock never
-    ///   assigns with a session timeout of 2,000 ms).
+    /// - `session.timeout.ms=4000`, `heartbeat.interval.ms=500`: a killed instance is noticed
+    ///   quickly. The mock adds to it: after a member times out it waits `session.timeout.ms` −
+    ///   1 s for the others to rejoin even when all have (a broker goes on once they have), so a
+    ///   kill stops the group for about twice the session timeout (4 + 3 s here, 6 + 5 s with
+    ///   6,000). It needs more than its 3,000-ms initial rebalance delay: it never assigns with 2,000.
     public static let consumerProperties: [String: String] = [
-        "fetch.wait.max.ms": "10", "session.timeout.ms": "6000", "heartbeat.interval.ms": "500",
+        "fetch.wait.max.ms": "10", "session.timeout.ms": "4000", "heartbeat.interval.ms": "500",
     ]
 
     /// ``consumerProperties`` as `KAFKA_PROPERTIES` takes them: each name prefixed `consumer.`, so

@@ -61,9 +61,13 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var groupID: String = "tthc-identity-verifier"
     /// Topics to subscribe to.
     public var topics: [String]
-    /// `session.timeout.ms`. Default: 10,000 ms. (The mock cluster never assigns
-    /// with 2,000; keep 6,000 or more.)
-    public var sessionTimeoutMilliseconds: Int = 10_000
+    /// `session.timeout.ms`: how long a dead instance keeps its partitions (its requests wait
+    /// that long, then for the rebalance). Default: 6,000 ms, the lowest a broker accepts with
+    /// its default `group.min.session.timeout.ms` (docs/operations.md, "Kafka timing"). The mock
+    /// cluster needs more than its 3,000-ms initial rebalance delay (it never assigns with 2,000).
+    public var sessionTimeoutMilliseconds: Int = 6_000
+    /// `heartbeat.interval.ms`: a third of the session timeout, as Kafka advises. Default: 2,000 ms.
+    public var heartbeatIntervalMilliseconds: Int = 2_000
     /// `partition.assignment.strategy`. Default: `range` (eager); the mock cluster
     /// misbehaves with `cooperative-sticky`.
     public var assignmentStrategy: String = "range"
@@ -94,6 +98,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("session.timeout.ms", String(sessionTimeoutMilliseconds)),
+            ("heartbeat.interval.ms", String(heartbeatIntervalMilliseconds)),
             ("partition.assignment.strategy", assignmentStrategy),
             ("auto.offset.reset", autoOffsetReset),
         ]

@@ -31,7 +31,7 @@ struct RegistryLoadCommand: AsyncParsableCommand {
     var rate: Int
 
     @Option(help: "Safety margin of the limiter, in milliseconds.")
-    var marginMs: Int = 30
+    var marginMs: Int = 20
 
     @Option(help: "Name of the fleet quota row.")
     var quotaName = "registry"
@@ -62,7 +62,7 @@ struct RegistryLoadCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         let rateLimit = RegistryRateLimit(
             callsPerSecond: self.rate, safetyMargin: .milliseconds(self.marginMs),
-            lateTolerance: .milliseconds(min(10, self.marginMs)))
+            lateTolerance: RegistryRateLimit.defaultLateTolerance(margin: .milliseconds(self.marginMs)))
 
         if let databaseURL = self.databaseURL {
             let postgres = PostgresClient(

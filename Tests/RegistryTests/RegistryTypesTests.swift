@@ -37,9 +37,11 @@ import Testing
         for perSecond in [1, 3, 7, 100, 300, 999, 1_000, 12_345] {
             let limit = RegistryRateLimit(callsPerSecond: perSecond)
             // N slots span at least one second plus the margin.
-            #expect(limit.emissionIntervalMicroseconds * Int64(perSecond) >= 1_030_000)
-            #expect(limit.maximumUtilisation <= 1_000_000.0 / 1_030_000.0 + 1e-9)
-            #expect(limit.maximumUtilisation > 0.95)
+            #expect(limit.emissionIntervalMicroseconds * Int64(perSecond) >= 1_020_000)
+            #expect(limit.maximumUtilisation <= 1_000_000.0 / 1_020_000.0 + 1e-9)
+            #expect(limit.maximumUtilisation > 0.975)
+            // 5 ms of the 20-ms margin for waking late, the rest for the HTTP path.
+            #expect(limit.lateTolerance == .milliseconds(5))
         }
     }
 }

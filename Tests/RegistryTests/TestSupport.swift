@@ -83,8 +83,8 @@ enum TestEnvironment {
     }
 
     /// Longest scheduling stall under which the rate-limit guarantee is promised: the default
-    /// margin (30 ms) less the late tolerance (10 ms).
-    static let timelyStallMs = 20.0
+    /// margin (20 ms) less the late tolerance (5 ms).
+    static let timelyStallMs = 15.0
 
     /// Runs expectations that depend on this machine keeping time: strictly when the processes
     /// involved stalled for less than ``timelyStallMs``; otherwise as a known, intermittent issue

@@ -127,7 +127,7 @@ struct AgencyFairnessTests {
         }
     }
 
-    @Test("three instances sharing the fleet limit, one killed midway: every request decided, B's median time to verdict ≤ 3 s, never above the limit")
+    @Test("three instances sharing the fleet limit, one killed midway: every request decided, B's median ≤ 3 s and p90 ≤ 5 s, never above the limit")
     func threeInstancesOneKilled() async throws {
         try await RegistrySimulator.withRunning(
             configuration: .init(port: 0, population: 20_000, behaviour: .init(latencyMs: 100, latencySpreadMs: 100))
@@ -156,16 +156,73 @@ struct AgencyFairnessTests {
                 process.waitUntilExit()
             }
             print("fairness, three instances, one killed at 12 s: \(times); quota \(quota)")
-            // Not the issue's p90 ≤ 3 s: B's requests on the killed instance's partitions wait for
-            // its session to time out (6 s) and the rebalance, which measured p90 10.5 s
-            // (docs/benchmarks.md, "Quota use and fairness"). B's median stays that of B alone.
+            // B's requests on the killed instance's partitions wait for its session to time out (4 s
+            // with the mock profile, up to 1 s more for the mock's timer) and the rebalance, in which
+            // the mock holds the whole group for another 3 s even once the survivors have rejoined: 6
+            // to 11 of B's 60 requests. B's p90 measured 2.05, 2.15, 3.06, 4.09 and 2.61 s, so the issue's
+            // 3 s is met only in some runs (docs/benchmarks.md, "Quota use and fairness").
             #expect(times.percentile(FloodAndTrickle.trickling, 0.5) <= 3, "\(times)")
+            #expect(times.percentile(FloodAndTrickle.trickling, 0.9) <= 5, "\(times)")
             #expect(times.percentile(FloodAndTrickle.trickling, 0.5) < times.percentile(FloodAndTrickle.flooding, 0.5) / 4, "\(times)")
             // Four processes share two cores here: the simulator records arrivals up to its timer lag
             // late and bunched, so a window may count about that many milliseconds' worth of calls
             // more than arrived in it (SimulatorStatistics.maxSchedulingLagMs).
             let allowance = Int((quota.schedulingLagMs / 1_000 * Double(Self.limit)).rounded(.up))
             #expect(quota.busiestSecond <= Self.limit + allowance, "\(quota)")
+        }
+    }
+
+    /// `REGISTRY_AGENCY_WEIGHTS` end to end: `idverify serve` with A=3, B=1 and both agencies flooding
+    /// (interleaved, 20 s of quota together); while both have a backlog, the registry's calls, and so
+    /// the verdicts, split 3:1.
+    @Test("weights A=3, B=1 with both flooding: verdicts split about 3:1 while both have a backlog")
+    func weightsSplitTheQuota() async throws {
+        let limit = 40
+        try await RegistrySimulator.withRunning(
+            configuration: .init(port: 0, population: 20_000, behaviour: .init(latencyMs: 100, latencySpreadMs: 100))
+        ) { simulator in
+            let harness = try await WorkerHarness(name: "fair_weights", simulator: simulator, partitions: 6)
+            var environment = harness.serveEnvironment()
+            environment["REGISTRY_LIMITER"] = "fleet"
+            environment["REGISTRY_RATE_LIMIT"] = "\(limit)"
+            environment["REGISTRY_AGENCY_WEIGHTS"] = "\(FloodAndTrickle.flooding)=3,\(FloodAndTrickle.trickling)=1"
+            let process = try harness.startServe(try idverifyExecutable(), environment: environment)
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            try await Self.warmUp(harness)
+            // 400 each: A's share (30/s) takes ~13 s, B's (10/s) as long for 133 of its 400.
+            let each = 400
+            let population = harness.population()
+            var messages: [KafkaOutgoingMessage] = []
+            var agencyOf: [String: String] = [:]
+            for i in 0..<(2 * each) {
+                let agency = i % 2 == 0 ? FloodAndTrickle.flooding : FloodAndTrickle.trickling
+                let request = Requests.make(.submission, sample: population.sample(200 + i), dossierCode: "WEIGHT-\(i)", agency: agency)
+                agencyOf[request.requestId] = agency
+                messages.append(
+                    KafkaOutgoingMessage(topic: harness.topics.requests(.submission), key: Array("weight-\(i)".utf8), value: request.encodedJSON()))
+            }
+            let sentAt = Date().timeIntervalSince1970
+            #expect(await harness.producer.send(messages).allSatisfy { $0.error == nil })
+            // Everything A sends is decided in ~13 s; wait for that, then count what each got before.
+            try await Task.sleep(for: .seconds(16))
+            let available = try await harness.messageCount(harness.topics.verdicts)
+            let verdicts = try await harness.read(harness.topics.verdicts, count: available, seconds: 30)
+            process.terminate()
+            process.waitUntilExit()
+            var times: [String: [Double]] = [:]
+            for message in verdicts {
+                let verdict = try Verdict(json: message.value)
+                guard let agency = agencyOf[verdict.requestId] else { continue }
+                times[agency, default: []].append(Double(message.timestampMilliseconds) / 1_000 - sentAt)
+            }
+            // From 3 s (warmed up) to 11 s (before A's backlog runs out): both agencies waiting.
+            func decided(_ agency: String) -> Int { (times[agency] ?? []).filter { $0 >= 3 && $0 < 11 }.count }
+            let a = decided(FloodAndTrickle.flooding)
+            let b = decided(FloodAndTrickle.trickling)
+            let ratio = Double(a) / Double(max(b, 1))
+            print("weights A=3, B=1 at \(limit)/s: from 3 to 11 s after the send A \(a), B \(b) verdicts (\(String(format: "%.2f", ratio)):1); \(AgencyTimes(byAgency: times))")
+            #expect(ratio >= 2.5 && ratio <= 3.5, "A \(a), B \(b)")
+            #expect(Double(a + b) >= 8 * Double(limit) * 0.9, "the quota is used meanwhile: \(a + b) in 8 s")
         }
     }
 

@@ -12,14 +12,22 @@ struct QuotaFigures: Sendable, CustomStringConvertible {
     var busiestSecond: Int
     var schedulingLagMs: Double
     var steadyShare: Double { steadyCallsPerSecond / Double(limit) }
+    /// The most calls the busiest second may show without exceeding the limit: when the machine
+    /// starves the simulator of CPU, it records arrivals up to its timer lag late and bunched, so a
+    /// window may count about that many milliseconds' worth of calls more than arrived in it
+    /// (``SimulatorStatistics/maxSchedulingLagMs``; 0 on a quiet machine).
+    var busiestAllowed: Int { limit + Int((schedulingLagMs / 1_000 * Double(limit)).rounded(.up)) }
     var description: String {
         String(
-            format: "limit %d/s: steady %.1f calls/s (%.1f %%), busiest second %d, simulator lag %.0f ms", limit,
+            format: "limit %d/s: steady %.2f calls/s (%.2f %%), busiest second %d, simulator lag %.0f ms", limit,
             steadyCallsPerSecond, 100 * steadyShare, busiestSecond, schedulingLagMs)
     }
 
     /// Waits for the first call, lets `warmUp` pass (group join, connections, the first calls in
-    /// flight), then counts calls over `seconds`.
+    /// flight), then measures the rate over about `seconds`: the calls that arrived after the last
+    /// arrival before the span, up to and including the last one in it, over the time between those
+    /// two arrivals (k calls in k intervals: no error of up to a call at either end of the span,
+    /// which at 20/s over 20 s alone was ±0.25 %).
     static func measure(_ simulator: RegistrySimulator, limit: Int, warmUp: Double = 3, seconds: Double) async throws -> QuotaFigures {
         try await withTimeout(60, "the first registry call") {
             while simulator.statistics().totalCalls == 0 { try await Task.sleep(for: .milliseconds(20)) }
@@ -28,28 +36,60 @@ struct QuotaFigures: Sendable, CustomStringConvertible {
         let before = simulator.statistics()
         try await Task.sleep(for: .seconds(seconds))
         let after = simulator.statistics()
+        let span = (after.lastCallAtSeconds ?? 0) - (before.lastCallAtSeconds ?? 0)
         return QuotaFigures(
             limit: limit,
-            steadyCallsPerSecond: Double(after.totalCalls - before.totalCalls) / (after.elapsedSeconds - before.elapsedSeconds),
+            steadyCallsPerSecond: span > 0 ? Double(after.totalCalls - before.totalCalls) / span : 0,
             busiestSecond: after.maxCallsInOneSecond, schedulingLagMs: after.maxSchedulingLagMs)
     }
 }
 
-/// Issue 13: with defaults and a backlog, the worker uses the quota (≥ 95 % of the limit once
-/// warmed up; the schedule's ceiling is 97.1 %) and never exceeds it. Real time: in the timed pass of scripts/test.
+/// Issue 13: with defaults and a backlog, the worker uses the quota (≥ 97 % of the limit once
+/// warmed up; the schedule's ceiling is 98.0 %) and never exceeds it. Real time: in the timed pass of scripts/test.
 @Suite("Quota use under a backlog", .serialized)
 struct QuotaUseTests {
-    @Test("a single instance with a backlog uses at least 95 % of the limit (97.1 % at best), never more", arguments: [20, 300])
+    @Test("a single instance with a backlog uses at least 97 % of the limit (98.0 % at best), never more", arguments: [20, 300])
     func backlog(limit: Int) async throws {
+        let figures = try await Self.backlog(limit: limit, seconds: 30, measuring: 20)
+        // The limiter's schedule allows 1 s / (1 s + 20 ms margin) = 98.0 % of the limit at best
+        // (docs/benchmarks.md, "Quota use and fairness"). Before issue 13 it parked its backlog and used ~70 %.
+        #expect(figures.steadyShare >= 0.97, "\(figures)")
+        #expect(figures.busiestSecond <= figures.busiestAllowed, "\(figures)")
+    }
+
+    /// The lowest limit: one call a second. A slot is lost only if its caller wakes more than the
+    /// late tolerance after it, and each lost one costs 2 % of a 50-s span.
+    @Test("at 1 call/s a backlog uses at least 97 % of the limit, never 2 calls in a second")
+    func backlogAtOnePerSecond() async throws {
+        let figures = try await Self.backlog(limit: 1, seconds: 60, measuring: 45)
+        #expect(figures.steadyShare >= 0.97, "\(figures)")
+        #expect(figures.busiestSecond <= 1, "\(figures)")
+    }
+
+    /// A high limit, as high as this machine drives: the simulator answers in 2–6 ms (a fast registry;
+    /// 128 calls in flight by default carry 128 / 4 ms = 32,000 calls/s).
+    @Test("a high limit: a backlog never exceeds it")
+    func backlogAtHighLimit() async throws {
+        let limit = Int(ProcessInfo.processInfo.environment["QUOTA_HIGH_LIMIT"] ?? "") ?? 10_000
+        let figures = try await Self.backlog(limit: limit, seconds: 10, measuring: 5, latencyMs: 2, latencySpreadMs: 4)
+        #expect(figures.busiestSecond <= figures.busiestAllowed, "\(figures)")
+    }
+
+    /// A backlog of `seconds` worth of quota, submissions from three agencies; the simulator's
+    /// figures over `measuring` seconds once warmed up. Every call answered 200 (none refused).
+    static func backlog(
+        limit: Int, seconds: Int, measuring: Double, latencyMs: Double = 100, latencySpreadMs: Double = 100
+    ) async throws -> QuotaFigures {
         try await RegistrySimulator.withRunning(
-            configuration: .init(port: 0, population: 20_000, behaviour: .init(latencyMs: 100, latencySpreadMs: 100))
+            // One person per request: no answer to reuse (issue 13.5), every request a registry call.
+            configuration: .init(
+                port: 0, population: max(20_000, limit * seconds), behaviour: .init(latencyMs: latencyMs, latencySpreadMs: latencySpreadMs))
         ) { simulator in
             let harness = try await WorkerHarness(name: "quota_\(limit)", simulator: simulator) { settings in
                 settings.registryRateLimit = limit
                 settings.registryLimiter = "fleet"
             }
-            // About 30 s of quota, submissions (they may wait as long as it takes).
-            let total = limit * 30
+            let total = limit * seconds
             let population = harness.population()
             let messages = (0..<total).map { i in
                 let request = Requests.make(.submission, sample: population.sample(i), dossierCode: "QUOTA-\(i)", agency: "A\(i % 3)")
@@ -59,16 +99,12 @@ struct QuotaUseTests {
             #expect(await harness.producer.send(messages).allSatisfy { $0.error == nil })
             simulator.simulator.resetStatistics()
             let figures = try await harness.withWorker {
-                try await QuotaFigures.measure(simulator.simulator, limit: limit, seconds: 20)
+                try await QuotaFigures.measure(simulator.simulator, limit: limit, seconds: measuring)
             }
             print("quota use, single instance, backlog of \(total): \(figures)")
-            // The limiter's schedule allows 1 s / (1 s + 30 ms margin) = 97.1 % of the limit at
-            // best; on this shared 2-core machine the worker reached 95.6–97.2 % (docs/benchmarks.md,
-            // "Quota use and fairness"). Before issue 13 it parked its backlog and used ~70 %.
-            #expect(figures.steadyShare >= 0.95, "\(figures)")
-            #expect(figures.busiestSecond <= limit, "\(figures)")
             let answers = simulator.simulator.statistics().calls.values.reduce(into: [String: Int]()) { $0.merge($1) { $0 + $1 } }
             #expect(answers.keys.allSatisfy { $0 == "200" }, "no call refused or failed: \(answers)")
+            return figures
         }
     }
 }

@@ -15,7 +15,7 @@ struct ServiceSettingsTests {
     func registrySettings() throws {
         let defaults = try ServiceSettings.fromEnvironment(complete)
         #expect(defaults.registryClient == ResilientRegistryClient.Configuration())
-        #expect(defaults.registryRateMargin == .milliseconds(30))
+        #expect(defaults.registryRateMargin == .milliseconds(20))
 
         let settings = try ServiceSettings.fromEnvironment(
             complete.merging([

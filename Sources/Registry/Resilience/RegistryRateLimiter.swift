@@ -52,21 +52,25 @@ public struct RegistryRateSlot: Sendable, Hashable {
 /// network, a lease's clock mapping), and no one-second window as the registry counts it ever holds
 /// more than `callsPerSecond` calls. A slot whose caller wakes more than ``lateTolerance`` after it
 /// is skipped rather than used late. The price is throughput: at most
-/// 1 s / (1 s + margin) of the limit (97 % with the default 30 ms).
+/// 1 s / (1 s + margin) of the limit (98.0 % with the default 20 ms).
 public struct RegistryRateLimit: Sendable, Hashable {
     /// The limit. Required (`REGISTRY_RATE_LIMIT`).
     public var callsPerSecond: Int
-    /// Allowance for delays between a slot and the call's arrival at the registry. Default: 30 ms
-    /// (`REGISTRY_RATE_MARGIN_MS`).
+    /// Allowance for delays between a slot and the call's arrival at the registry. Default: 20 ms
+    /// (`REGISTRY_RATE_MARGIN_MS`): 5 ms of late tolerance, 15 ms for the HTTP path and the network.
     public var safetyMargin: Duration
     /// A slot used later than this after its time is given up. Must not exceed ``safetyMargin``.
-    /// Default: 10 ms.
+    /// Default: 5 ms (``defaultLateTolerance(margin:)``).
     public var lateTolerance: Duration
 
-    public init(callsPerSecond: Int, safetyMargin: Duration = .milliseconds(30), lateTolerance: Duration = .milliseconds(10)) {
+    /// The late tolerance that goes with a margin: 5 ms, or the whole margin if it is smaller. The
+    /// rest of the margin is left for what happens after the last check (HTTP stack, network).
+    public static func defaultLateTolerance(margin: Duration) -> Duration { min(.milliseconds(5), margin) }
+
+    public init(callsPerSecond: Int, safetyMargin: Duration = .milliseconds(20), lateTolerance: Duration? = nil) {
         self.callsPerSecond = callsPerSecond
         self.safetyMargin = safetyMargin
-        self.lateTolerance = lateTolerance
+        self.lateTolerance = lateTolerance ?? Self.defaultLateTolerance(margin: safetyMargin)
     }
 
     /// Checks the values, naming the one that cannot work.

@@ -26,8 +26,10 @@ struct OffsetTracker: Sendable {
             return head < pending.count ? pending[head] : next
         }
 
-        /// Read and not done (`done` holds what is finished above the first unfinished offset).
-        var inFlight: Int { pending.count - head - done.count }
+        /// Read and not done. Offsets done above the lowest unfinished one wait in `done` until it
+        /// is: they are not in flight (counting them made a revocation wait for requests that
+        /// had finished, behind one handed back unfinished, until its timeout).
+        var inFlight: Int { max(0, pending.count - head - done.count) }
     }
 
     private var partitions: [TopicPartition: PartitionState] = [:]

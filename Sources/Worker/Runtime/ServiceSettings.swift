@@ -76,8 +76,8 @@ public struct ServiceSettings: Sendable {
     /// used only once the connection bound is reached). Default: 1 (off). docs/registry.md.
     public var registryHTTPPipelining = 1
     /// `REGISTRY_RATE_MARGIN_MS`: slack kept under the rate limit for clock and scheduling
-    /// error. Default: 30 ms.
-    public var registryRateMargin: Duration = .milliseconds(30)
+    /// error. Default: 20 ms (98 % of the limit at best; docs/registry.md).
+    public var registryRateMargin: Duration = .milliseconds(20)
     /// Timeout, retries, breaker and agency weights: `REGISTRY_AGENCY_WEIGHTS` (every agency 1),
     /// `REGISTRY_TIMEOUT_MS` (5 s), `REGISTRY_MAX_ATTEMPTS` (4),
     /// `REGISTRY_BACKOFF_INITIAL_MS` (100), `REGISTRY_BACKOFF_MAX_MS` (5,000),

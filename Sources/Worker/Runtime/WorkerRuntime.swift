@@ -52,7 +52,7 @@ public struct WorkerRuntime: Sendable {
             backgroundLogger: logger, tracer: tracer)
         let rateLimit = RegistryRateLimit(
             callsPerSecond: settings.registryRateLimit, safetyMargin: settings.registryRateMargin,
-            lateTolerance: min(.milliseconds(10), settings.registryRateMargin))
+            lateTolerance: RegistryRateLimit.defaultLateTolerance(margin: settings.registryRateMargin))
         limiter =
             settings.registryLimiter == "local"
             ? try LocalRateLimiter(rateLimit: rateLimit)
