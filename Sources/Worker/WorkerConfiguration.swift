@@ -25,9 +25,10 @@ public struct WorkerConfiguration: Sendable {
     public var maxInFlight: Int = 4_000
     /// Requests running at once (being decided, at the registry, or handing in their verdict); the
     /// others read ahead wait as values, taking running slots in turn, fair between agencies (the
-    /// same policy as ``admissionWindow``'s turns). `nil` (default): eight times the registry
-    /// client's calls in flight, at least 1,024, at most ``maxInFlight`` — more would only queue at the
-    /// registry client as suspended tasks.
+    /// same policy as ``admissionWindow``'s turns). `nil` (default): four times the registry
+    /// client's calls in flight, at least 512, at most ``maxInFlight``. More would only queue at the
+    /// registry client as suspended tasks: measured with the yardstick, 2,048 ran no faster than 512
+    /// and peaked at 240 MiB against 115 (docs/benchmarks.md, "Issue 12, second pass").
     public var maxRunning: Int?
     /// The registry's rate limit for the fleet, calls per second (`REGISTRY_RATE_LIMIT`; the runtime
     /// fills it in). It sizes how many requests go on to the registry client at once: about
@@ -38,8 +39,9 @@ public struct WorkerConfiguration: Sendable {
     /// enough that a request admitted waits about this long for its slot at most. The rest wait
     /// their turn in the worker, fair between agencies. Default: 1 s (at least 4 requests).
     public var admissionWindow: Duration = .seconds(1)
-    /// Decisions written per group-commit transaction at most. Default: 500.
-    public var groupCommitBatch: Int = 500
+    /// Decisions written per group-commit transaction at most. Default: 2,000 (500 capped a burst
+    /// near 6,600 verdicts/s on the yardstick: one transaction at a time, the audit chain's order).
+    public var groupCommitBatch: Int = 2_000
     /// Offsets are committed this often. Default: 1 s.
     public var commitInterval: Duration = .seconds(1)
     /// Parked checks are looked for this often. Default: 1 s.
@@ -68,7 +70,7 @@ public struct WorkerConfiguration: Sendable {
 
     /// Requests running at once (see ``maxRunning``).
     public func runningBound(registryConcurrency: Int) -> Int {
-        min(max(1, maxInFlight), max(1, maxRunning ?? max(1_024, 8 * registryConcurrency)))
+        min(max(1, maxInFlight), max(1, maxRunning ?? max(512, 4 * registryConcurrency)))
     }
 
     /// Requests admitted to the registry client at once (see ``admissionWindow``).
