@@ -33,9 +33,10 @@ public final class VerificationWorker: Service, Sendable {
     private let admission: RegistryAdmission
     /// The bookkeeping (offsets, lanes, read-ahead, phase; ``WorkerCore``) and the reader waiting for room.
     private let state: Mutex<State>
-    /// Jobs to start, each in a task of its own (``dispatchLoop()``); a lane's next job runs in the same task.
-    private let jobs: AsyncStream<Job>
-    private let jobsInput: AsyncStream<Job>.Continuation
+    /// Jobs to start, each in a task of its own (``dispatchLoop()``); a lane's next job runs in the
+    /// same task. A queue that ignores cancellation: at shutdown every job handed in is still
+    /// started (cancelled, so it ends at once, unfinished) and none is left counted as running.
+    private let startQueue = BatchQueue<Job>()
     private let stopping = Atomic<Bool>(false)
 
     /// One consumed request to decide, with what the batch's lookups found for it.
@@ -90,7 +91,6 @@ public final class VerificationWorker: Service, Sendable {
                     maxJobs: configuration.maxInFlight,
                     maxRunning: configuration.runningBound(registryConcurrency: scheduler.maxConcurrentCalls),
                     weights: scheduler.weights, defaultWeight: scheduler.defaultWeight)))
-        (self.jobs, self.jobsInput) = AsyncStream.makeStream(of: Job.self)
         self.admission = RegistryAdmission(
             capacity: configuration.admissionCapacity(registryConcurrency: scheduler.maxConcurrentCalls),
             weights: scheduler.weights, defaultWeight: scheduler.defaultWeight)
@@ -132,6 +132,7 @@ public final class VerificationWorker: Service, Sendable {
             }
             // What is still in flight (waiting for the registry, say) is interrupted, not decided:
             // it stays unfinished and is read again after the restart.
+            startQueue.finish()
             dispatchTask.cancel()
             let idleUntil = ContinuousClock.now + .seconds(5)
             while runningRequests > 0, ContinuousClock.now < idleUntil {
@@ -171,12 +172,23 @@ public final class VerificationWorker: Service, Sendable {
 
     // MARK: Jobs
 
-    /// Starts each job handed in, in a task of its own, until cancelled (which cancels the jobs).
+    /// Starts each job handed in, in a task of its own, until the queue is finished; cancelling
+    /// it cancels the jobs (and those it starts afterwards begin cancelled).
     private func dispatchLoop() async {
         await withDiscardingTaskGroup { group in
-            for await job in jobs {
-                group.addTask { await self.runLane(from: job) }
+            while true {
+                let batch = await startQueue.takeBatch(max: 1_024)
+                if batch.isEmpty { return }
+                for job in batch { group.addTask { await self.runLane(from: job) } }
             }
+        }
+    }
+
+    /// Hands jobs to ``dispatchLoop()``; after the shutdown finished its queue (nothing starts then,
+    /// but to be sure) a job is ended unfinished rather than left counted as running.
+    private func start(_ jobs: some Sequence<Job>) {
+        for job in jobs where !startQueue.push(job) {
+            _ = state.withLock { $0.core.ended(lane: job.read.laneKey, position: job.position, leftUnfinished: true) }
         }
     }
 
@@ -201,7 +213,7 @@ public final class VerificationWorker: Service, Sendable {
             reader?.resume()
             // The first job started runs on in this task; any others get tasks of their own.
             next = starts.first
-            for job in starts.dropFirst() { jobsInput.yield(job) }
+            start(starts.dropFirst())
         }
     }
 
@@ -346,7 +358,7 @@ public final class VerificationWorker: Service, Sendable {
             }
             return (starts, state.core.running + state.core.waiting)
         }
-        for job in starts { jobsInput.yield(job) }
+        start(starts)
         metrics.setInFlight(jobCount)
     }
 
@@ -828,8 +840,7 @@ public final class VerificationWorker: Service, Sendable {
         // Requests of these partitions not started yet, or still waiting for their turn, are left
         // to the new owner; those at the registry finish first.
         // (The reader is this loop: there is no one to wake.)
-        let starts = state.withLock { $0.core.revoke(revoked) }.compactMap { if case .start(let job) = $0 { job } else { nil } }
-        for job in starts { jobsInput.yield(job) }
+        start(state.withLock { $0.core.revoke(revoked) }.compactMap { if case .start(let job) = $0 { job } else { nil } })
         admission.close(revoked)
         let until = ContinuousClock.now + .milliseconds(consumer.configuration.revocationTimeoutMilliseconds - 5_000)
         while !lost, state.withLock({ $0.core.unsettled(revoked) }) > 0, ContinuousClock.now < until {
