@@ -234,8 +234,8 @@ struct WorkerFlowTests {
                 settings.worker.parkedRetryInitial = .milliseconds(500)
                 settings.worker.parkedRetryMax = .seconds(1)
                 settings.worker.parkedPollInterval = .milliseconds(200)
-                // Counted from the message's Kafka timestamp: long enough that the worker, still
-                // joining its group when the counter request is sent, calls at least once before it.
+                // Counted from the message's Kafka timestamp, which is sent once the worker calls
+                // the registry (its group joined: that took over 6 s under the full suite's load).
                 settings.worker.deadlines[.counter] = .seconds(6)
             }
             let population = harness.population()
@@ -244,6 +244,9 @@ struct WorkerFlowTests {
             let counter = Requests.make(.counter, sample: samples[0])
             let verdicts = try await harness.withWorker {
                 for (index, request) in submissions.enumerated() { try await harness.send(request, key: "P-\(index)") }
+                try await withTimeout(60, "the worker's first registry call") {
+                    while simulator.simulator.statistics().totalCalls == 0 { try await Task.sleep(for: .milliseconds(50)) }
+                }
                 try await harness.send(counter, key: "desk-1")
                 // The counter's verdict comes first (its deadline ends while the registry is down).
                 _ = try await harness.verdicts(count: 1, seconds: 30)
