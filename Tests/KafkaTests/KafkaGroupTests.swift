@@ -30,6 +30,11 @@ struct KafkaGroupTests {
         try await withTimeout(60, "both consumers together read all 20,000") {
             while all.withLock({ $0.offsets.count }) < 20_000 { try await Task.sleep(for: .milliseconds(50)) }
         }
+        // Under load the first consumer can read everything before the mock finishes the rebalance
+        // (it waits 3 s before assigning): the split is awaited, not assumed done.
+        try await withTimeout(60, "the second consumer's assignment") {
+            while recorder.assignments.withLock({ $0["second"] }) == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
         #expect(recorder.revocations.load(ordering: .relaxed) >= 1, "the first consumer saw a revocation")
         let split = recorder.assignments.withLock { $0 }
         #expect(split["first"].map(Set.init) != nil && split["second"].map(Set.init) != nil)
