@@ -88,6 +88,12 @@ package struct JSONWriter {
 
     private mutating func appendQuoted(_ text: String) {
         self.bytes.append(UInt8(ascii: "\""))
+        // Most values need no escaping: copied in one go (byte by byte was the writer's main cost).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            self.bytes.append(contentsOf: text.utf8)
+            self.bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): self.bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])

@@ -116,6 +116,14 @@ extension AuditFacts {
     /// The fingerprint of an autofill recipient key: lowercase hex SHA-256 of its raw 32 bytes
     /// (the bytes the request's `recipientKey` carries in base64).
     public static func fingerprint(recipientKey: [UInt8]) -> String {
-        SHA256.hash(data: recipientKey).map { String(format: "%02x", $0) }.joined()
+        // Hex by hand: `String(format:)` per byte cost about 1 % of the worker's CPU in a burst.
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: recipientKey) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 }

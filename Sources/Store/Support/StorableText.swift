@@ -20,7 +20,7 @@ public enum StorableText {
 
     /// The storable form of raw bytes, such as a Kafka message key (which need not be UTF-8).
     public static func encode(bytes: [UInt8]) -> String {
-        if bytes.count <= maximumPlainBytes, !bytes.contains(0), !bytes.contains(1),
+        if bytes.count <= maximumPlainBytes, !bytes.contains(where: { $0 < 2 }),
             let text = String(validating: bytes, as: UTF8.self)
         {
             return text
@@ -35,7 +35,7 @@ public enum StorableText {
     }
 
     private static func isPlain(_ utf8: String.UTF8View) -> Bool {
-        utf8.count <= maximumPlainBytes && !utf8.contains(0) && !utf8.contains(1)
+        utf8.count <= maximumPlainBytes && !utf8.contains(where: { $0 < 2 })
     }
 
     private static func digest(_ bytes: [UInt8]) -> String {

@@ -40,11 +40,19 @@ public final class VerificationWorker: Service, Sendable {
     private let stopping = Atomic<Bool>(false)
 
     /// One consumed request to decide, with what the batch's lookups found for it.
-    private struct Job: Sendable {
-        var read: ReadMessage
-        var prior: PublishableVerdict?
-        var laneParkedInStore: Bool
-        var answer: RegistryAnswer?
+    /// A class: the core moves jobs between its queues, and a copy is then one retain, not one per field.
+    private final class Job: Sendable {
+        let read: ReadMessage
+        let prior: PublishableVerdict?
+        let laneParkedInStore: Bool
+        let answer: RegistryAnswer?
+
+        init(read: ReadMessage, prior: PublishableVerdict?, laneParkedInStore: Bool, answer: RegistryAnswer?) {
+            self.read = read
+            self.prior = prior
+            self.laneParkedInStore = laneParkedInStore
+            self.answer = answer
+        }
 
         var position: TopicPartitionOffset { TopicPartitionOffset(read.message.topicPartition, offset: read.message.offset) }
     }
