@@ -98,12 +98,14 @@ final class VerdictRecorder: Sendable {
             if case .decision(let record) = item.kind { return record }
             return nil
         }
+        let started = ContinuousClock.now
         let outcome = await retrying("recording verdicts", logger: logger) {
             try await self.store.record(
                 decisions, verdictTopic: self.configuration.topics.verdicts, cloudEventSource: self.configuration.cloudEventSource)
         }
         switch outcome {
         case .success(let recorded):
+            metrics.groupCommitted(ContinuousClock.now - started)
             publish(batch, recorded)
         case .cancelled:
             // Shutting down: these stay unrecorded and their offsets uncommitted,
@@ -156,18 +158,22 @@ final class VerdictRecorder: Sendable {
                 settlements.append(Delivery(outboxID: nil, metric: nil, onDelivered: item.onDurable))
             }
         }
+        let handedOver = ContinuousClock.now
         let pending = producer.enqueue(messages)
         for item in batch { item.handedOver.resume(returning: .handedOver) }
         let sent = messages
         let settling = settlements
-        self.deliveries.push(Task { await self.settle(pending, sent, settling) })
+        self.deliveries.push(Task { await self.settle(pending, sent, settling, handedOver: handedOver) })
     }
 
     /// Waits for a batch's delivery reports: delivered verdicts are settled; a failed one with an
     /// outbox row is left to the outbox relay; one without is sent again until delivered (or the
     /// worker stops: its offset then stays uncommitted and the message is read again).
-    private func settle(_ pending: KafkaPendingDelivery, _ messages: [KafkaOutgoingMessage], _ deliveries: [Delivery]) async {
+    private func settle(
+        _ pending: KafkaPendingDelivery, _ messages: [KafkaOutgoingMessage], _ deliveries: [Delivery], handedOver: ContinuousClock.Instant
+    ) async {
         var reports = await pending.reports()
+        metrics.delivered(handedOver: handedOver)
         var waiting = Array(zip(messages, deliveries))
         var delivered: [Int64] = []
         var backoff = Backoff()

@@ -16,6 +16,11 @@ final class WorkerMetrics: Sendable {
     private let answersReused: Counter
     /// Parked checks by the key that sealed them: one gauge per configured key id, and `unknown`.
     private let parkedByKey = Mutex<[String: Gauge]>([:])
+    /// One group commit: the transaction that stores a batch of decisions (no labels).
+    private let groupCommit: Timer
+    private let groupCommits: Counter
+    /// A verdict handed to the producer until Kafka confirms it (no labels).
+    private let delivery: Timer
     private let factory: any MetricsFactory
 
     init(factory: any MetricsFactory = MetricsSystem.factory) {
@@ -37,6 +42,20 @@ final class WorkerMetrics: Sendable {
         inFlight = Gauge(label: "identity_inflight_requests", factory: factory)
         parked = Gauge(label: "identity_parked_checks", factory: factory)
         answersReused = Counter(label: "identity_registry_answers_reused_total", factory: factory)
+        groupCommit = Timer(label: "identity_group_commit_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        groupCommits = Counter(label: "identity_group_commits_total", factory: factory)
+        delivery = Timer(label: "identity_verdict_delivery_seconds", preferredDisplayUnit: .seconds, factory: factory)
+    }
+
+    /// A group commit stored its batch in `duration` (retries included).
+    func groupCommitted(_ duration: Duration) {
+        groupCommit.record(duration: duration)
+        groupCommits.increment()
+    }
+
+    /// A batch of verdicts handed to the producer at `handedOver` was confirmed by Kafka now.
+    func delivered(handedOver: ContinuousClock.Instant) {
+        delivery.record(duration: ContinuousClock.now - handedOver)
     }
 
     func answerReused() { answersReused.increment() }
