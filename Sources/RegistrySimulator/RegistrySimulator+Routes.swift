@@ -194,14 +194,6 @@ extension RegistrySimulator {
         }
     }
 
-    /// The JSON body the simulator would answer a well-formed verify (`lookup: false`) or lookup
-    /// call with, computed without HTTP, behaviour or statistics: for benchmarks that measure the
-    /// worker without the registry round trip. A malformed date answers `{"match":false}`.
-    public func directAnswer(lookup: Bool, idNumber: String, fullName: String, dateOfBirth: String) -> String {
-        guard let date = PartialDate(dateOfBirth) else { return #"{"match":false}"# }
-        return self.answerText(lookup ? .lookup : .verify, idNumber: idNumber, fullName: fullName, dateOfBirth: date)
-    }
-
     // MARK: Responses
 
     static func json(_ value: some Encodable) throws -> Response {
