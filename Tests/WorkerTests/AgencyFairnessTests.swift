@@ -220,6 +220,11 @@ struct AgencyFairnessTests {
             let a = decided(FloodAndTrickle.flooding)
             let b = decided(FloodAndTrickle.trickling)
             let ratio = Double(a) / Double(max(b, 1))
+            for agency in [FloodAndTrickle.flooding, FloodAndTrickle.trickling] {
+                var perSecond = [Int](repeating: 0, count: 20)
+                for t in times[agency] ?? [] { perSecond[min(19, max(0, Int(t)))] += 1 }
+                print("weights A=3, B=1: \(agency) verdicts per second after the send: \(perSecond)")
+            }
             print("weights A=3, B=1 at \(limit)/s: from 3 to 11 s after the send A \(a), B \(b) verdicts (\(String(format: "%.2f", ratio)):1); \(AgencyTimes(byAgency: times))")
             // B's count in the window is about 80, and under the full suite's load it came out as low
             // as 64 (3.67:1) while A's stayed at its share (235): the band allows that much, and
