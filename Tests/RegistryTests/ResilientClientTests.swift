@@ -195,6 +195,12 @@ extension RegistryIntegrationTests {
                     #expect(capped?.code == .timeout)
                     #expect(capped?.attempts == 1)
                     #expect(deadlineStart.duration(to: .now) < .milliseconds(1_000))
+                    // Each attempt reached the registry; under load the second one's new connection
+                    // can reach the simulator's handler after the client gave it up: wait for it.
+                    let counted = ContinuousClock.now + .seconds(5)
+                    while simulator.simulator.statistics().calls["verify"]?["hang"] ?? 0 < 2, ContinuousClock.now < counted {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
                     #expect(simulator.simulator.statistics().calls["verify"]?["hang"] == 2)
                 }
             }
