@@ -12,39 +12,35 @@ import Testing
 struct RecorderMetricsTests {
     @Test("each group commit is timed and counted, and each handed-over batch's delivery is timed")
     func groupCommitAndDelivery() async throws {
-        var quiet = Logger(label: "kafka")
-        quiet.logLevel = .critical
-        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: quiet)
-        try cluster.createTopic(Topics().verdicts, partitions: 1)
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: quiet)
-        let factory = LabelTotals()
-        try await StoreRefusalTests.withStore("recorder_metrics") { _, store, logger in
-            let recorder = VerdictRecorder(
-                store: store, producer: producer, configuration: WorkerConfiguration(), metrics: WorkerMetrics(factory: factory),
-                logger: logger)
-            let running = Task { await recorder.run() }
-            // One at a time: each is its own group commit and its own produced batch.
-            for key in ["m1", "m2", "m3"] {
-                let delivered = AsyncStream.makeStream(of: Void.self)
-                let result = await recorder.record(StoreRefusalTests.decision(key), consumedAt: nil) { delivered.continuation.finish() }
-                guard case .handedOver = result else {
-                    Issue.record("\(key) was not recorded: \(result)")
-                    return
+        try await StoreRefusalTests.withVerdictProducer { producer in
+            let factory = LabelTotals()
+            try await StoreRefusalTests.withStore("recorder_metrics") { _, store, logger in
+                let recorder = VerdictRecorder(
+                    store: store, producer: producer, configuration: WorkerConfiguration(), metrics: WorkerMetrics(factory: factory),
+                    logger: logger)
+                let running = Task { await recorder.run() }
+                // One at a time: each is its own group commit and its own produced batch.
+                for key in ["m1", "m2", "m3"] {
+                    let delivered = AsyncStream.makeStream(of: Void.self)
+                    let result = await recorder.record(StoreRefusalTests.decision(key), consumedAt: nil) { delivered.continuation.finish() }
+                    guard case .handedOver = result else {
+                        Issue.record("\(key) was not recorded: \(result)")
+                        return
+                    }
+                    for await _ in delivered.stream {}
                 }
-                for await _ in delivered.stream {}
+                #expect(factory.total("identity_group_commits_total") == 3)
+                #expect(factory.total("identity_group_commit_seconds") == 3)
+                // Settled after the report: the timer may trail the callback by a moment.
+                let deadline = ContinuousClock.now + .seconds(10)
+                while factory.total("identity_verdict_delivery_seconds") < 3, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(factory.total("identity_verdict_delivery_seconds") == 3)
+                recorder.finish()
+                await running.value
             }
-            #expect(factory.total("identity_group_commits_total") == 3)
-            #expect(factory.total("identity_group_commit_seconds") == 3)
-            // Settled after the report: the timer may trail the callback by a moment.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while factory.total("identity_verdict_delivery_seconds") < 3, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            #expect(factory.total("identity_verdict_delivery_seconds") == 3)
-            recorder.finish()
-            await running.value
         }
-        await producer.close()
     }
 }
 

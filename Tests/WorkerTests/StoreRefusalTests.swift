@@ -36,6 +36,22 @@ struct StoreRefusalTests {
         }
     }
 
+    /// A producer to the verdict topic of a one-broker embedded cluster, for a recorder under test.
+    static func withVerdictProducer(_ body: (KafkaProducer) async throws -> Void) async throws {
+        var quiet = Logger(label: "kafka")
+        quiet.logLevel = .critical
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: quiet)
+        try cluster.createTopic(Topics().verdicts, partitions: 1)
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: quiet)
+        do {
+            try await body(producer)
+        } catch {
+            await producer.close()
+            throw error
+        }
+        await producer.close()
+    }
+
     static func storedRequestIDs(_ client: PostgresClient, _ logger: Logger) async throws -> Set<String> {
         var ids: Set<String> = []
         for try await id in try await client.query("SELECT request_id FROM verification_results", logger: logger).decode(String.self) {
@@ -63,43 +79,39 @@ struct StoreRefusalTests {
 
     @Test("the recorder records the rest of a batch and hands back only the refused decision")
     func recorderSetsTheRefusedApart() async throws {
-        var quiet = Logger(label: "kafka")
-        quiet.logLevel = .critical
-        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: quiet)
-        try cluster.createTopic(Topics().verdicts, partitions: 1)
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: quiet)
-        try await Self.withStore("store_refusal_batch") { client, store, logger in
-            var configuration = WorkerConfiguration()
-            configuration.groupCommitBatch = 100
-            let recorder = VerdictRecorder(
-                store: store, producer: producer, configuration: configuration, metrics: WorkerMetrics(), logger: logger)
-            let running = Task { await recorder.run() }
-            let decisions = ["r1", "r2", Self.refusedKey, "r3", "r4"].map { Self.decision($0) }
-            // All five in one batch: handed in together before the recorder's loop takes them.
-            let results = await withTaskGroup(of: (String, VerdictRecorder.RecordResult).self) { group in
-                for decision in decisions {
-                    group.addTask { (decision.requestKey, await recorder.record(decision, consumedAt: nil, onDurable: {})) }
+        try await Self.withVerdictProducer { producer in
+            try await Self.withStore("store_refusal_batch") { client, store, logger in
+                var configuration = WorkerConfiguration()
+                configuration.groupCommitBatch = 100
+                let recorder = VerdictRecorder(
+                    store: store, producer: producer, configuration: configuration, metrics: WorkerMetrics(), logger: logger)
+                let running = Task { await recorder.run() }
+                let decisions = ["r1", "r2", Self.refusedKey, "r3", "r4"].map { Self.decision($0) }
+                // All five in one batch: handed in together before the recorder's loop takes them.
+                let results = await withTaskGroup(of: (String, VerdictRecorder.RecordResult).self) { group in
+                    for decision in decisions {
+                        group.addTask { (decision.requestKey, await recorder.record(decision, consumedAt: nil, onDurable: {})) }
+                    }
+                    var results: [String: VerdictRecorder.RecordResult] = [:]
+                    for await (key, result) in group { results[key] = result }
+                    return results
                 }
-                var results: [String: VerdictRecorder.RecordResult] = [:]
-                for await (key, result) in group { results[key] = result }
-                return results
-            }
-            for key in ["r1", "r2", "r3", "r4"] {
-                guard case .handedOver = results[key] else {
-                    Issue.record("\(key) was not recorded: \(String(describing: results[key]))")
-                    continue
+                for key in ["r1", "r2", "r3", "r4"] {
+                    guard case .handedOver = results[key] else {
+                        Issue.record("\(key) was not recorded: \(String(describing: results[key]))")
+                        continue
+                    }
                 }
+                guard case .refused = results[Self.refusedKey] else {
+                    Issue.record("the refused decision came back as \(String(describing: results[Self.refusedKey]))")
+                    return
+                }
+                let stored = try await Self.storedRequestIDs(client, logger)
+                #expect(stored == ["r1", "r2", "r3", "r4"])
+                recorder.finish()
+                await running.value
             }
-            guard case .refused = results[Self.refusedKey] else {
-                Issue.record("the refused decision came back as \(String(describing: results[Self.refusedKey]))")
-                return
-            }
-            let stored = try await Self.storedRequestIDs(client, logger)
-            #expect(stored == ["r1", "r2", "r3", "r4"])
-            recorder.finish()
-            await running.value
         }
-        await producer.close()
     }
 }
 
