@@ -83,7 +83,7 @@ def report(procs):
     q.append(psql(port, f"SELECT pg_current_wal_lsn() - '{state['lsn0']}'::pg_lsn AS wal_bytes, "
                         "wal_records, wal_fpi, wal_bytes AS stat_wal_bytes FROM pg_stat_wal"))
     q.append(psql(port, "SELECT calls, rows, round(total_exec_time::numeric, 1) AS ms, "
-                        "round(total_plan_time::numeric, 1) AS plan_ms, "
+                        "plans, round(total_plan_time::numeric, 1) AS plan_ms, "
                         "shared_blks_hit AS hit, shared_blks_read AS read, shared_blks_dirtied AS dirtied, "
                         "wal_records AS walrec, wal_bytes, wal_fpi, "
                         "left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS query "

@@ -295,15 +295,10 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         let count = self.state.withLock { $0.batchSize }
         return try await self.withDatabaseRetries {
             let sentAt = ContinuousClock.now
-            let rows = try await self.client.query(
-                """
-                SELECT granted::bigint, first_slot_us, db_now_us, retry_in_us
-                FROM registry_quota_lease_at(\(self.configuration.quotaName), \(Int32(count)), \(self.intervalMicroseconds), \(self.maxAheadMicroseconds))
-                """,
-                logger: self.logger
-            )
-            var answer: (granted: Int64, firstSlot: Int64, databaseNow: Int64, retryIn: Int64)?
-            for try await row in rows.decode((Int64, Int64, Int64, Int64).self) { answer = row }
+            let lease = QuotaLease(
+                quota: self.configuration.quotaName, count: Int32(count), interval: self.intervalMicroseconds,
+                maxAhead: self.maxAheadMicroseconds)
+            let answer = try await self.client.rows(lease, logger: self.logger).first
             let receivedAt = ContinuousClock.now
             guard let answer else { throw RegistryError(code: .limiterUnavailable) }
             return self.accept(answer, sentAt: sentAt, receivedAt: receivedAt)
@@ -396,3 +391,28 @@ public final class FleetRateLimiter: RegistryRateLimiter {
     }
 }
 
+
+/// One lease of quota slots (migration `registry_quota_lease_at`), prepared once per connection.
+struct QuotaLease: PostgresPreparedStatement {
+    static let sql = "SELECT granted::bigint, first_slot_us, db_now_us, retry_in_us FROM registry_quota_lease_at($1, $2, $3, $4)"
+    typealias Row = (granted: Int64, firstSlot: Int64, databaseNow: Int64, retryIn: Int64)
+
+    var quota: String
+    var count: Int32
+    var interval: Int64
+    var maxAhead: Int64
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(quota)
+        bindings.append(count)
+        bindings.append(interval)
+        bindings.append(maxAhead)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        let (granted, firstSlot, databaseNow, retryIn) = try row.decode((Int64, Int64, Int64, Int64).self)
+        return (granted, firstSlot, databaseNow, retryIn)
+    }
+}

@@ -180,7 +180,7 @@ struct AnswerReuseTests {
             _ = try await store.record(records, verdictTopic: "v", cloudEventSource: "/t")
             #expect(try await RetentionTests.count(client, "registry_answers") == 25)
             // Expired answers are not found any more, before retention too.
-            let (_, found) = try await store.lanesWithParkedChecks([], answers: records.compactMap { $0.keptAnswer?.key })
+            let found = try await store.lookUp(requestKeys: [], laneKeys: [], answerKeys: records.compactMap { $0.keptAnswer?.key }).answers
             #expect(found.count == 5)
             var configuration = RetentionConfiguration()
             configuration.batchSize = 8

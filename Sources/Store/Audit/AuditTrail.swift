@@ -25,6 +25,9 @@ public struct AuditTrail: Sendable {
         var hashes: [ByteBuffer]
         var start: Head
         var head: Head
+
+        /// No rows: appending it changes nothing (the head moves only when rows went in).
+        static let nothing = Chained(entries: [], hashes: [], start: Head(seq: 0, hash: []), head: Head(seq: 0, hash: []))
     }
 
     /// Assigns `seq` and hashes to `drafts`, chaining them after `head`.
@@ -52,14 +55,10 @@ public struct AuditTrail: Sendable {
     /// transaction ends, so each row chains to the one committed before it. Callers take it as
     /// late in their transaction as they can, to hold it briefly.
     static func lockHead(on connection: PostgresConnection, logger: Logger) async throws -> Head {
-        var head: Head?
-        let rows = try await connection.query(
-            "SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE", logger: logger)
-        for try await (seq, hash) in rows.decode((Int64, ByteBuffer).self) {
-            head = Head(seq: seq, hash: Array(hash.readableBytesView))
+        guard let (seq, hash) = try await connection.rows(LockAuditHead(), logger: logger).first else {
+            throw StoreError(code: .corruptRow, operation: "audit chain head")
         }
-        guard let head else { throw StoreError(code: .corruptRow, operation: "audit chain head") }
-        return head
+        return Head(seq: seq, hash: Array(hash.readableBytesView))
     }
 
     /// Appends rows (their `seq` is assigned here) on a connection inside the caller's transaction:

@@ -88,10 +88,15 @@ public struct RetentionStore: Sendable {
 
     private func count(operation: String, _ query: PostgresQuery) async throws -> Int {
         do {
-            let rows = try await client.query(query, logger: logger)
-            var deleted = 0
-            for try await _ in rows { deleted += 1 }
-            return deleted
+            return try await client.withTransaction(logger: logger) { connection in
+                // The worker's sessions plan generically (``VerificationStore/genericPlans``); a
+                // batch found by a cutoff is planned for that cutoff, to use its index.
+                try await connection.query("SET LOCAL plan_cache_mode = auto", logger: logger)
+                let rows = try await connection.query(query, logger: logger)
+                var deleted = 0
+                for try await _ in rows { deleted += 1 }
+                return deleted
+            }
         } catch {
             throw StoreError.classifying(error, operation: operation)
         }

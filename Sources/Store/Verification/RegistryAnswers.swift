@@ -34,42 +34,10 @@ public struct KeptRegistryAnswer: Sendable, Hashable {
 }
 
 extension VerificationStore {
-    /// The lanes that have checks parked (see ``lanesWithParkedChecks(_:)``) and the unexpired
-    /// registry answers under `answerKeys`, in one query: the batch's answer lookup costs no
-    /// round trip of its own.
-    public func lanesWithParkedChecks(
-        _ laneKeys: [String], answers answerKeys: [[UInt8]]
-    ) async throws -> (lanes: Set<String>, answers: [[UInt8]: RegistryAnswer]) {
-        if answerKeys.isEmpty { return (try await lanesWithParkedChecks(laneKeys), [:]) }
-        let keys = answerKeys.map { ByteBuffer(bytes: $0) }
-        do {
-            let rows = try await client.query(
-                """
-                SELECT DISTINCT lane_key, NULL::bytea, NULL::text, NULL::text, NULL::timestamptz
-                FROM parked_checks WHERE lane_key = ANY(\(laneKeys))
-                UNION ALL
-                SELECT NULL, answer_key, outcome, source_request_id, expires_at
-                FROM registry_answers WHERE answer_key = ANY(\(keys)::bytea[]) AND expires_at > now()
-                """, logger: logger)
-            var lanes: Set<String> = []
-            var answers: [[UInt8]: RegistryAnswer] = [:]
-            for try await (lane, key, outcome, source, expires) in rows.decode((String?, ByteBuffer?, String?, String?, Date?).self) {
-                if let lane { lanes.insert(lane) }
-                if let key, let outcome = outcome.flatMap(Verdict.Outcome.init(rawValue:)), let source, let expires {
-                    answers[Array(key.readableBytesView)] = RegistryAnswer(outcome: outcome, sourceRequestID: source, expiresAt: expires)
-                }
-            }
-            return (lanes, answers)
-        } catch {
-            throw StoreError.classifying(error, operation: "read parked lanes and registry answers")
-        }
-    }
-
     /// Keeps fresh answers inside the group commit's transaction, as one more part of its single
     /// write statement (no round trip of its own). A key answered again replaces the older answer
     /// (a newer answer is the better one; an expired row is simply overwritten).
-    static func keptAnswersCTE(_ kept: [KeptRegistryAnswer], _ b: inout StatementBuilder) -> String? {
-        if kept.isEmpty { return nil }
+    static func keptAnswersCTE(_ kept: [KeptRegistryAnswer], _ b: inout StatementBuilder) -> String {
         // One row per key (the last), or the statement would touch a row twice.
         var byKey: [[UInt8]: KeptRegistryAnswer] = [:]
         for answer in kept { byKey[answer.key] = answer }

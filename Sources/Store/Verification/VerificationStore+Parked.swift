@@ -58,7 +58,7 @@ extension VerificationStore {
     public func park(_ checks: [ParkedCheck]) async throws {
         if checks.isEmpty { return }
         do {
-            try await client.withTransaction(logger: logger) { connection in
+            try await client.transaction(logger: logger) { connection in
                 for check in checks {
                     let key = check.messageKey.map { ByteBuffer(bytes: $0) }
                     let sealed = ByteBuffer(bytes: check.sealedRequest)

@@ -19,41 +19,14 @@ public struct VerificationStore: Sendable {
         self.logger = logger
     }
 
-    // MARK: Reading before deciding
-
-    /// Stored verdicts of requests decided before, by idempotency key.
-    public func priorVerdicts(_ requestKeys: [String]) async throws -> [String: PublishableVerdict] {
-        if requestKeys.isEmpty { return [:] }
-        do {
-            let rows = try await client.query(
-                """
-                SELECT request_id, message_key, verdict, verdict_headers::text
-                FROM verification_results WHERE request_id = ANY(\(requestKeys))
-                """, logger: logger)
-            var result: [String: PublishableVerdict] = [:]
-            for try await (key, messageKey, verdict, headers) in rows.decode((String, ByteBuffer?, ByteBuffer, String).self) {
-                result[key] = try Self.publishable(key, messageKey, verdict, headers)
-            }
-            return result
-        } catch {
-            throw StoreError.classifying(error, operation: "read prior verdicts")
-        }
-    }
-
-    /// The lanes (message keys) that have checks parked: a new request of such a
-    /// lane is parked behind them, so that verdicts of one key keep their order.
-    public func lanesWithParkedChecks(_ laneKeys: [String]) async throws -> Set<String> {
-        if laneKeys.isEmpty { return [] }
-        do {
-            let rows = try await client.query(
-                "SELECT DISTINCT lane_key FROM parked_checks WHERE lane_key = ANY(\(laneKeys))", logger: logger)
-            var lanes: Set<String> = []
-            for try await lane in rows.decode(String.self) { lanes.insert(lane) }
-            return lanes
-        } catch {
-            throw StoreError.classifying(error, operation: "read parked lanes")
-        }
-    }
+    /// The session setting the worker's connections start with: each prepared statement of the hot
+    /// path is planned once per connection (a generic plan), not at every call. Left to PostgreSQL's
+    /// default (`auto`), a statement over arrays keeps being planned for each call's values, since
+    /// its generic plan looks costlier than the custom ones. The hot path's statements are written
+    /// so that their generic plan is the cheap one at any table size (``BatchLookupStatement``);
+    /// the other statements of the worker's sessions either find rows by key, or set `auto` for
+    /// their transaction (``RetentionStore``).
+    public static let genericPlans = ("plan_cache_mode", "force_generic_plan")
 
     // MARK: Group commit
 
@@ -78,7 +51,7 @@ public struct VerificationStore: Sendable {
         if records.isEmpty { return [] }
         for attempt in 1...3 {
             do {
-                return try await client.withTransaction(logger: logger) { connection in
+                return try await client.transaction(logger: logger) { connection in
                     try await recordOnce(
                         records, on: connection, lookUpStored: attempt > 1, verdictTopic: verdictTopic, cloudEventSource: cloudEventSource)
                 }
@@ -116,10 +89,12 @@ public struct VerificationStore: Sendable {
         return concurrentlyStoredKeys.contains(constraint)
     }
 
-    private struct DossierRow {
+    struct DossierRow {
         var state: String
         var occurredAt: Date
         var lastRequest: String
+        /// The row's `ctid`, read under its lock.
+        var tid: String?
         var dirty = false
         /// Not stored yet: the group commit inserts it (`agencyCode` as stored).
         var newAgencyCode: String?
@@ -212,102 +187,20 @@ public struct VerificationStore: Sendable {
             }
         }
 
-        var b = StatementBuilder()
-        var ctes: [String] = []
-        // Results. A unique violation means the request was stored since it was looked up: see `record`.
-        do {
-            let f = fresh
-            ctes.append(
-                """
-                results AS (
-                    INSERT INTO verification_results (request_id, verdict_id, channel, agency_code, outcome, attempts,
-                        id_number_masked, subject_ref, dossier_code, dossier_state, source_topic, source_partition, source_offset,
-                        consumed_at, decided_at, message_key, verdict, verdict_headers)
-                    SELECT r, v, c, a, o, n, NULLIF(m, ''), NULLIF(s, ''), NULLIF(dc, ''), NULLIF(ds, ''), t, p, off, ca, da,
-                        CASE WHEN hk THEN mk END, val, h::jsonb
-                    FROM unnest(\(b.bind(f.map(\.record.requestKey)))::text[], \(b.bind(f.map(\.verdict.verdictId)))::uuid[],
-                        \(b.bind(f.map(\.verdict.channel.rawValue)))::text[], \(b.bind(f.map { StorableText.encode($0.verdict.agencyCode) }))::text[],
-                        \(b.bind(f.map(\.verdict.outcome.rawValue)))::text[], \(b.bind(f.map { Int32($0.verdict.attempts) }))::int4[],
-                        \(b.bind(f.map { $0.verdict.subject?.idNumberMasked ?? "" }))::text[], \(b.bind(f.map { $0.verdict.subject?.ref ?? "" }))::text[],
-                        \(b.bind(f.map { $0.verdict.dossier.map { StorableText.encode($0.code) } ?? "" }))::text[],
-                        \(b.bind(f.map { $0.verdict.dossier?.state.rawValue ?? "" }))::text[], \(b.bind(f.map(\.record.source.topic)))::text[],
-                        \(b.bind(f.map(\.record.source.partition)))::int4[], \(b.bind(f.map(\.record.source.offset)))::int8[],
-                        \(b.bind(f.map(\.record.consumedAt)))::timestamptz[], \(b.bind(f.map(\.verdict.decidedAt.date)))::timestamptz[],
-                        \(b.bind(f.map { $0.record.messageKey != nil }))::bool[], \(b.bind(f.map { ByteBuffer(bytes: $0.record.messageKey ?? []) }))::bytea[],
-                        \(b.bind(f.map { ByteBuffer(bytes: $0.value) }))::bytea[], \(b.bind(f.map { MessageHeader.jsonPairs($0.headers) }))::text[])
-                        AS x(r, v, c, a, o, n, m, s, dc, ds, t, p, off, ca, da, hk, mk, val, h)
-                    RETURNING 1
-                )
-                """)
-        }
         let created = dossierRows.filter { $0.value.newAgencyCode != nil }
-        if !created.isEmpty {
-            // In code order, as every writer inserts and locks them.
-            let codes = created.keys.sorted()
-            ctes.append(
-                """
-                dossiers_created AS (
-                    INSERT INTO dossiers (code, agency_code, state, state_occurred_at, last_request_id)
-                    SELECT c, a, s, t, l FROM unnest(\(b.bind(codes))::text[], \(b.bind(codes.map { created[$0]!.newAgencyCode! }))::text[],
-                        \(b.bind(codes.map { created[$0]!.state }))::text[], \(b.bind(codes.map { created[$0]!.occurredAt }))::timestamptz[],
-                        \(b.bind(codes.map { created[$0]!.lastRequest }))::text[]) AS x(c, a, s, t, l)
-                    RETURNING 1
-                )
-                """)
-        }
-        let dirty = dossierRows.filter { $0.value.dirty && $0.value.newAgencyCode == nil }
-        if !dirty.isEmpty {
-            let codes = Array(dirty.keys)
-            ctes.append(
-                """
-                dossier_states AS (
-                    UPDATE dossiers d SET state = x.s, state_occurred_at = x.t, last_request_id = x.l, updated_at = now()
-                    FROM unnest(\(b.bind(codes))::text[], \(b.bind(codes.map { dirty[$0]!.state }))::text[],
-                        \(b.bind(codes.map { dirty[$0]!.occurredAt }))::timestamptz[], \(b.bind(codes.map { dirty[$0]!.lastRequest }))::text[])
-                        AS x(c, s, t, l)
-                    WHERE d.code = x.c
-                    RETURNING 1
-                )
-                """)
-        }
-        // Outbox rows only for verdicts no uncommitted offset stands for (parked checks'). Each names
-        // its verdict: the bytes, headers and key are those of the request's `verification_results`
-        // row (a re-emission publishes exactly what is stored), so they are not written a second time.
+        // Outbox rows only for verdicts no uncommitted offset stands for (parked checks').
         let outboxKeys = publishables.filter(\.outbox).map(\.verdict.requestKey)
-        if !outboxKeys.isEmpty {
-            ctes.append(
-                """
-                outbox AS (
-                    INSERT INTO verdict_outbox (request_id, topic)
-                    SELECT r, \(b.bind(verdictTopic)) FROM unnest(\(b.bind(outboxKeys))::text[]) WITH ORDINALITY AS x(r, n)
-                    ORDER BY n
-                    RETURNING id
-                )
-                """)
-        }
-        if let answers = Self.keptAnswersCTE(fresh.compactMap(\.record.keptAnswer), &b) { ctes.append(answers) }
-        let settled = records.filter(\.settlesParkedCheck).map(\.requestKey)
-        if !settled.isEmpty {
-            ctes.append("settled AS (DELETE FROM parked_checks WHERE request_id = ANY(\(b.bind(settled))) RETURNING 1)")
-        }
         var chained: AuditTrail.Chained?
         if !fresh.isEmpty, let chainHead {
-            let audit = try AuditTrail.chain(fresh.map { Self.auditDraft($0.record, $0.verdict) }, after: chainHead)
-            ctes.append(audit.appendingCTEs(&b))
-            chained = audit
+            chained = try AuditTrail.chain(fresh.map { Self.auditDraft($0.record, $0.verdict) }, after: chainHead)
         }
-        let outboxColumn = outboxKeys.isEmpty ? "'{}'::int8[]" : "COALESCE((SELECT array_agg(id ORDER BY id) FROM outbox), '{}')"
-        let headColumn = chained == nil ? "0::int8" : "(SELECT count(*) FROM audit_head_moved)"
-        let createdColumn = created.isEmpty ? "0::int8" : "(SELECT count(*) FROM dossiers_created)"
-        var answer: (inserted: Int64, outboxIDs: [Int64], headMoved: Int64, dossiersCreated: Int64)?
+        let write = GroupCommitWrite(
+            fresh: fresh, dossiers: dossierRows, verdictTopic: verdictTopic, outboxKeys: outboxKeys,
+            kept: fresh.compactMap(\.record.keptAnswer), settled: records.filter(\.settlesParkedCheck).map(\.requestKey),
+            chained: chained ?? .nothing)
+        var answer: GroupCommitWrite.Row?
         do {
-            let rows = try await connection.query(
-                b.query(
-                    """
-                    WITH \(ctes.joined(separator: ",\n"))
-                    SELECT (SELECT count(*) FROM results), \(outboxColumn), \(headColumn), \(createdColumn)
-                    """), logger: logger)
-            for try await row in rows.decode((Int64, [Int64], Int64, Int64).self) { answer = row }
+            answer = try await connection.rows(write, logger: logger).first
         } catch let error where Self.isConcurrentlyStored(error) {
             throw ConcurrentDecision()
         }
@@ -336,34 +229,19 @@ public struct VerificationStore: Sendable {
         if changes.isEmpty {
             return ([:], chain ? try await AuditTrail.lockHead(on: connection, logger: logger) : nil)
         }
+        // Dossiers come only with fresh decisions, which are always chained.
+        precondition(chain, "dossiers are locked only for fresh decisions, which are chained")
         // Codes and agencies as stored: see StorableText.
         var agencyByCode: [String: String] = [:]
         for change in changes where agencyByCode[change.storedCode] == nil {
             agencyByCode[change.storedCode] = StorableText.encode(change.agencyCode)
         }
         let codes = agencyByCode.keys.sorted()
-        // The Append node reads its inputs in order: dossiers first, then the head.
-        let headPart =
-            chain
-            ? "UNION ALL SELECT NULL, NULL, NULL, NULL, last_seq, last_hash FROM head"
-            : ""
-        let rows = try await connection.query(
-            """
-            WITH locked AS (
-                SELECT code, state, state_occurred_at, last_request_id FROM dossiers WHERE code = ANY(\(codes)) ORDER BY code FOR UPDATE
-            ), head AS (
-                SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
-            )
-            SELECT code, state, state_occurred_at, last_request_id, NULL::int8, NULL::bytea FROM locked
-            \(unescaped: headPart)
-            """, logger: logger)
         var dossiers: [String: DossierRow] = [:]
         var head: AuditTrail.Head?
-        for try await (code, state, occurredAt, last, seq, hash) in rows.decode(
-            (String?, String?, Date?, String?, Int64?, ByteBuffer?).self)
-        {
+        for (code, state, occurredAt, last, tid, seq, hash) in try await connection.rows(LockDossiersAndHead(codes: codes), logger: logger) {
             if let code, let state, let occurredAt, let last {
-                dossiers[code] = DossierRow(state: state, occurredAt: occurredAt, lastRequest: last)
+                dossiers[code] = DossierRow(state: state, occurredAt: occurredAt, lastRequest: last, tid: tid)
             } else if let seq, let hash {
                 head = AuditTrail.Head(seq: seq, hash: Array(hash.readableBytesView))
             }
@@ -371,7 +249,7 @@ public struct VerificationStore: Sendable {
         for code in codes where dossiers[code] == nil {
             dossiers[code] = .new(agencyCode: agencyByCode[code]!)
         }
-        if chain, head == nil { throw StoreError(code: .corruptRow, operation: "audit chain head") }
+        guard let head else { throw StoreError(code: .corruptRow, operation: "audit chain head") }
         return (dossiers, head)
     }
 

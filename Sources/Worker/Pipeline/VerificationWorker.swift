@@ -387,8 +387,8 @@ public final class VerificationWorker: Service, Sendable {
         return (agency, Self.admissionQueue(channel), clock + .milliseconds(Int64(max(0, min(seconds, 7 * 86_400)) * 1_000)))
     }
 
-    /// The stored verdicts, the parked lanes and the reusable registry answers of a batch, in two
-    /// queries at once (the answers come with the lanes), retried while the database is unreachable (nothing
+    /// The stored verdicts, the parked lanes and the reusable registry answers of a batch, in one
+    /// query (``VerificationStore/lookUp(requestKeys:laneKeys:answerKeys:)``), retried while the database is unreachable (nothing
     /// may be skipped; consumption waits meanwhile). Requests whose keys the database refuses are
     /// handed back to be dead-lettered. `nil` when shutting down.
     private func lookUp(
@@ -397,11 +397,10 @@ public final class VerificationWorker: Service, Sendable {
         typealias Found = ([String: PublishableVerdict], Set<String>, [[UInt8]: RegistryAnswer])
         func query(_ reads: [ReadMessage]) async -> RetryOutcome<Found> {
             await retrying("reading prior verdicts", logger: logger) {
-                // The two queries are independent: on two connections at once, one round trip of waiting.
-                async let prior = self.store.priorVerdicts(reads.compactMap(\.requestKey))
-                let (lanes, answers) = try await self.store.lanesWithParkedChecks(
-                    Array(Set(reads.map(\.laneKey))), answers: Array(Set(reads.compactMap(Self.reusableAnswerKey))))
-                return (try await prior, lanes, answers)
+                let found = try await self.store.lookUp(
+                    requestKeys: reads.compactMap(\.requestKey), laneKeys: Array(Set(reads.map(\.laneKey))),
+                    answerKeys: Array(Set(reads.compactMap(Self.reusableAnswerKey))))
+                return (found.prior, found.parkedLanes, found.answers)
             }
         }
         switch await query(requests) {

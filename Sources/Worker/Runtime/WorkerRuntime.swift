@@ -35,7 +35,9 @@ public struct WorkerRuntime: Sendable {
         tracer: any Tracer = InstrumentationSystem.tracer
     ) throws {
         self.settings = settings
-        postgres = PostgresClient(configuration: try settings.postgresConfiguration(), backgroundLogger: logger)
+        var postgresConfiguration = try settings.postgresConfiguration()
+        postgresConfiguration.options.additionalStartupParameters.append(VerificationStore.genericPlans)
+        postgres = PostgresClient(configuration: postgresConfiguration, backgroundLogger: logger)
 
         // Both clients take the same security settings and KAFKA_PROPERTIES (KafkaConnectionSettings).
         var consumerConfiguration = settings.kafkaConnection.consumerConfiguration(
