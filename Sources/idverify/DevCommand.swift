@@ -57,8 +57,13 @@ struct DevCommand: AsyncParsableCommand {
             configuration: .init(port: 0, population: population), logger: logger)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
 
+        // The simulator in a group of its own, stopped gracefully once the rest has: cancelled, its
+        // server logged an error at every Ctrl-C.
+        let simulatorGroup = ServiceGroup(
+            configuration: .init(
+                services: [RegistrySimulatorService(simulator: simulator) { portContinuation.yield($0) }], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await simulator.run { portContinuation.yield($0) } }
+            group.addTask { try await simulatorGroup.run() }
             var portIterator = ports.makeAsyncIterator()
             guard let port = await portIterator.next() else { throw SetupError("the registry simulator did not start") }
 
@@ -97,7 +102,8 @@ struct DevCommand: AsyncParsableCommand {
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await serviceGroup.run()
             await trafficProducer.close()
-            group.cancelAll()
+            await simulatorGroup.triggerGracefulShutdown()
+            try await group.waitForAll()
         }
         try? FileManager.default.removeItem(atPath: bootstrapFile)
         withExtendedLifetime(cluster) {}

@@ -7,13 +7,17 @@ import Testing
 /// `idverify dev` as a newcomer runs it: no `DATABASE_URL`, no cluster left from an earlier run.
 @Suite("idverify dev, first run", .serialized)
 struct DevCommandTests {
-    @Test("no DATABASE_URL, no cluster: banner, verdicts and a moving board within a minute; Ctrl-C stops everything with status 0")
+    @Test("no DATABASE_URL, no cluster: banner, verdicts and a moving board within a minute; Ctrl-C stops everything with status 0 and logs no error")
     func firstRun() async throws {
         let executable = try OpsTestEnvironment.idverifyBinary()
         let id = UUID().uuidString.prefix(8)
         let postgresDirectory = "/tmp/tthc-pg-devtest-\(id)"
         let outputPath = NSTemporaryDirectory() + "/dev-\(id).out"
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let errorPath = NSTemporaryDirectory() + "/dev-\(id).err"
+        defer {
+            try? FileManager.default.removeItem(atPath: outputPath)
+            try? FileManager.default.removeItem(atPath: errorPath)
+        }
         let opsPort = try Self.freePort()
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = nil
@@ -23,7 +27,7 @@ struct DevCommandTests {
                 "dev", "--ops-port", "\(opsPort)", "--postgres-directory", postgresDirectory,
                 "--bootstrap-file", NSTemporaryDirectory() + "/dev-\(id).bootstrap", "--population", "20000", "--rate", "40",
             ],
-            environment: environment, standardOutput: .file(outputPath), standardError: .discard)
+            environment: environment, standardOutput: .file(outputPath), standardError: .file(errorPath))
         var stopped = false
         defer {
             if !stopped {
@@ -69,6 +73,10 @@ struct DevCommandTests {
         stopped = status != nil
         #expect(status == 0, "Ctrl-C ends dev with status 0; output:\n\(output())")
         #expect(!FileManager.default.fileExists(atPath: postgresDirectory + "/port"), "the throwaway PostgreSQL is stopped and deleted")
+        // A clean stop logs no error (the simulator's server, cancelled, used to log one).
+        let logged = output() + ((try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
+        let errors = logged.split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" critical ") }
+        #expect(errors.isEmpty, "errors logged by a clean Ctrl-C: \(errors)")
         let leftover = try await ChildProcess.run("/usr/bin/pgrep", ["-f", postgresDirectory + "/data"])
         #expect(leftover.status != 0, "no PostgreSQL process of dev's is left running")
     }
