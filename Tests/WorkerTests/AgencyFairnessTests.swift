@@ -203,9 +203,17 @@ struct AgencyFairnessTests {
             }
             let sentAt = Date().timeIntervalSince1970
             #expect(await harness.producer.send(messages).allSatisfy { $0.error == nil })
-            // Everything A sends is decided in ~13 s; wait for that, then count what each got before.
-            try await Task.sleep(for: .seconds(16))
-            let available = try await harness.messageCount(harness.topics.verdicts)
+            // Wait until every request has its verdict (A's in ~13 s, B's by ~17 s), then read them
+            // all. Read while the worker was still producing, the first `available` messages (taken
+            // from the partitions unevenly) left out some partitions' last seconds and took later
+            // messages instead: B seemed to lose whole seconds it had in fact been served (issue 13).
+            let expected = 6 + 2 * each
+            var available = 0
+            while available < expected, Date().timeIntervalSince1970 - sentAt < 45 {
+                try await Task.sleep(for: .milliseconds(500))
+                available = try await harness.messageCount(harness.topics.verdicts)
+            }
+            #expect(available == expected, "every request has its verdict")
             let verdicts = try await harness.read(harness.topics.verdicts, count: available, seconds: 30)
             process.terminate()
             process.waitUntilExit()
@@ -226,10 +234,10 @@ struct AgencyFairnessTests {
                 print("weights A=3, B=1: \(agency) verdicts per second after the send: \(perSecond)")
             }
             print("weights A=3, B=1 at \(limit)/s: from 3 to 11 s after the send A \(a), B \(b) verdicts (\(String(format: "%.2f", ratio)):1); \(AgencyTimes(byAgency: times))")
-            // B's count in the window is about 80, and under the full suite's load it came out as low
-            // as 64 (3.67:1) while A's stayed at its share (235): the band allows that much, and
-            // still fails an unweighted split (1:1) or one weight ignored by a stage (9:1).
-            #expect(ratio >= 2.5 && ratio <= 4.0, "A \(a), B \(b)")
+            // Read once every verdict is in, the split is 3.00–3.03:1 (A 234–236, B 78); the band
+            // leaves room for a loaded host and still fails an unweighted split (1:1) or one weight
+            // ignored by a stage (9:1).
+            #expect(ratio >= 2.6 && ratio <= 3.5, "A \(a), B \(b)")
             #expect(Double(a + b) >= 8 * Double(limit) * 0.9, "the quota is used meanwhile: \(a + b) in 8 s")
         }
     }
