@@ -56,6 +56,6 @@ extension PostgresClient {
         }
         guard let error = error as? PSQLError else { return false }
         guard let state = error.serverInfo?[.sqlState], state.count == 5 else { return true }
-        return !["22", "23", "54", "40"].contains(state.prefix(2))
+        return !StoreError.valueClasses.contains(state.prefix(2)) && state.prefix(2) != "40"
     }
 }

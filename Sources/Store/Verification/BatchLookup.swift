@@ -36,8 +36,6 @@ extension VerificationStore {
                 }
             }
             return found
-        } catch let error as StoreError {
-            throw error
         } catch {
             throw StoreError.classifying(error, operation: "read prior verdicts, parked lanes and registry answers")
         }
