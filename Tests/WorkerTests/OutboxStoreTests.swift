@@ -31,7 +31,8 @@ import Worker
 
             // Before the upgrade: a row that carries its verdict.
             _ = try await MigrationRunner(client: client, migrations: Array(Migration.all.prefix(4)), logger: logger).run()
-            let legacyHeaders = [MessageHeader(name: "ce_id", value: "legacy-1")]
+            // Stored then: every header, from `ce_specversion` on (see `StoredHeaders`).
+            let legacyHeaders = [MessageHeader(name: "ce_specversion", value: "1.0"), MessageHeader(name: "ce_id", value: "legacy-1")]
             try await client.query(
                 """
                 INSERT INTO verdict_outbox (request_id, topic, message_key, verdict, verdict_headers)

@@ -148,17 +148,27 @@ struct WorkerFlowTests {
             let harness = try await WorkerHarness(name: "worker_idempotency", simulator: simulator)
             let sample = Requests.sample(harness.population()) { $0.expectMatch }
             let request = Requests.make(.registration, sample: sample)
+            let trace = [
+                KafkaHeader(name: "traceparent", string: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+                KafkaHeader(name: "tracestate", string: "congo=t61rcWkgMzE"),
+            ]
+            let laterTrace = [KafkaHeader(name: "traceparent", string: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")]
             let messages = try await harness.withWorker {
-                try await harness.send(request, key: "acc-9")
+                try await harness.send(request, key: "acc-9", headers: trace)
                 _ = try await harness.read(harness.topics.verdicts, count: 1)
-                // Sent again later, and twice at once (as a redelivery would).
-                try await harness.send(request, key: "acc-9")
+                // Sent again later, and twice at once (as a redelivery would), in another trace.
+                try await harness.send(request, key: "acc-9", headers: laterTrace)
                 try await harness.send(request, key: "acc-9")
                 return try await harness.read(harness.topics.verdicts, count: 3)
             }
             #expect(messages.count == 3)
             #expect(Set(messages.map(\.value)).count == 1, "re-emitted byte for byte")
-            #expect(Set(messages.map { $0.headers.string(named: "ce_id") }).count == 1)
+            // The headers too, rebuilt from what is stored (the verdict, its source and trace context).
+            #expect(messages.allSatisfy { $0.headers == messages[0].headers }, "\(messages.map(\.headers))")
+            #expect(messages[0].headers.map(\.name) == [
+                "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type", "traceparent", "tracestate",
+            ])
+            #expect(messages[0].headers.string(named: "tracestate") == "congo=t61rcWkgMzE")
             #expect(messages.allSatisfy { $0.key == Array("acc-9".utf8) })
             #expect(simulator.simulator.statistics().totalCalls == 1)
         }

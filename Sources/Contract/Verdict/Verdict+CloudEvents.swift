@@ -24,12 +24,33 @@ extension Verdict {
         traceparent: String? = nil,
         tracestate: String? = nil
     ) -> [MessageHeader] {
+        Self.cloudEventHeaders(
+            id: self.verdictId.lowercaseString, time: self.decidedAt.text, source: source, traceparent: traceparent,
+            tracestate: tracestate)
+    }
+
+    /// The headers ``cloudEventHeaders(source:traceparent:tracestate:)`` gave a verdict, rebuilt
+    /// from its published bytes: `ce_id` and `ce_time` are the `verdictId` and `decidedAt` texts
+    /// in them, so a verdict stored as bytes needs only `source` and its trace context kept beside
+    /// it. `nil` if the bytes are not a JSON object with those two strings.
+    public static func cloudEventHeaders(
+        encoded bytes: [UInt8], source: String, traceparent: String?, tracestate: String?
+    ) -> [MessageHeader]? {
+        guard case .object(let object)? = try? JSONParser.parse(bytes),
+            case .string(let id)? = object[.verdictId], case .string(let time)? = object[.decidedAt]
+        else { return nil }
+        return cloudEventHeaders(id: id, time: time, source: source, traceparent: traceparent, tracestate: tracestate)
+    }
+
+    private static func cloudEventHeaders(
+        id: String, time: String, source: String, traceparent: String?, tracestate: String?
+    ) -> [MessageHeader] {
         var headers = [
             MessageHeader(name: "ce_specversion", value: "1.0"),
-            MessageHeader(name: "ce_id", value: self.verdictId.lowercaseString),
+            MessageHeader(name: "ce_id", value: id),
             MessageHeader(name: "ce_source", value: source),
             MessageHeader(name: "ce_type", value: Verdict.cloudEventType),
-            MessageHeader(name: "ce_time", value: self.decidedAt.text),
+            MessageHeader(name: "ce_time", value: time),
             MessageHeader(name: "content-type", value: "application/json"),
         ]
         if let traceparent, TraceParent.isValid(traceparent) {

@@ -82,6 +82,7 @@ struct GroupCommitWrite: PostgresPreparedStatement {
     ) -> PostgresQuery {
         var b = StatementBuilder()
         // Results. A unique violation means the request was stored since it was looked up: see `record`.
+        let c = ResultColumns(f)
         let results = """
             results AS (
                 INSERT INTO verification_results (request_id, verdict_id, channel, agency_code, outcome, attempts,
@@ -89,16 +90,13 @@ struct GroupCommitWrite: PostgresPreparedStatement {
                     consumed_at, decided_at, message_key, verdict, verdict_headers)
                 SELECT r, v, c, a, o, n, NULLIF(m, ''), NULLIF(s, ''), NULLIF(dc, ''), NULLIF(ds, ''), t, p, off, ca, da,
                     CASE WHEN hk THEN mk END, val, h::jsonb
-                FROM unnest(\(b.bind(f.map(\.record.requestKey)))::text[], \(b.bind(f.map(\.verdict.verdictId)))::uuid[],
-                    \(b.bind(f.map(\.verdict.channel.rawValue)))::text[], \(b.bind(f.map { StorableText.encode($0.verdict.agencyCode) }))::text[],
-                    \(b.bind(f.map(\.verdict.outcome.rawValue)))::text[], \(b.bind(f.map { Int32($0.verdict.attempts) }))::int4[],
-                    \(b.bind(f.map { $0.verdict.subject?.idNumberMasked ?? "" }))::text[], \(b.bind(f.map { $0.verdict.subject?.ref ?? "" }))::text[],
-                    \(b.bind(f.map { $0.verdict.dossier.map { StorableText.encode($0.code) } ?? "" }))::text[],
-                    \(b.bind(f.map { $0.verdict.dossier?.state.rawValue ?? "" }))::text[], \(b.bind(f.map(\.record.source.topic)))::text[],
-                    \(b.bind(f.map(\.record.source.partition)))::int4[], \(b.bind(f.map(\.record.source.offset)))::int8[],
-                    \(b.bind(f.map(\.record.consumedAt)))::timestamptz[], \(b.bind(f.map(\.verdict.decidedAt.date)))::timestamptz[],
-                    \(b.bind(f.map { $0.record.messageKey != nil }))::bool[], \(b.bind(f.map { ByteBuffer(bytes: $0.record.messageKey ?? []) }))::bytea[],
-                    \(b.bind(f.map { ByteBuffer(bytes: $0.value) }))::bytea[], \(b.bind(f.map { MessageHeader.jsonPairs($0.headers) }))::text[])
+                FROM unnest(\(b.bind(c.requestKeys))::text[], \(b.bind(c.verdictIDs))::uuid[], \(b.bind(c.channels))::text[],
+                    \(b.bind(c.agencyCodes))::text[], \(b.bind(c.outcomes))::text[], \(b.bind(c.attempts))::int4[],
+                    \(b.bind(c.maskedIDs))::text[], \(b.bind(c.subjectRefs))::text[], \(b.bind(c.dossierCodes))::text[],
+                    \(b.bind(c.dossierStates))::text[], \(b.bind(c.topics))::text[], \(b.bind(c.partitions))::int4[],
+                    \(b.bind(c.offsets))::int8[], \(b.bind(c.consumedAt))::timestamptz[], \(b.bind(c.decidedAt))::timestamptz[],
+                    \(b.bind(c.hasKey))::bool[], \(b.bind(c.messageKeys))::bytea[], \(b.bind(c.values))::bytea[],
+                    \(b.bind(c.headers))::text[])
                     AS x(r, v, c, a, o, n, m, s, dc, ds, t, p, off, ca, da, hk, mk, val, h)
                 RETURNING 1
             )
@@ -155,5 +153,45 @@ struct GroupCommitWrite: PostgresPreparedStatement {
             SELECT (SELECT count(*) FROM results), COALESCE((SELECT array_agg(id ORDER BY id) FROM outbox), '{}'),
                 (SELECT count(*) FROM audit_head_moved), (SELECT count(*) FROM dossiers_created)
             """)
+    }
+}
+
+/// The result rows' columns, one array each, filled in one pass over the batch.
+private struct ResultColumns {
+    var requestKeys: [String] = [], verdictIDs: [UUID] = [], channels: [String] = [], agencyCodes: [String] = []
+    var outcomes: [String] = [], attempts: [Int32] = [], maskedIDs: [String] = [], subjectRefs: [String] = []
+    var dossierCodes: [String] = [], dossierStates: [String] = [], topics: [String] = [], partitions: [Int32] = []
+    var offsets: [Int64] = [], consumedAt: [Date] = [], decidedAt: [Date] = [], hasKey: [Bool] = []
+    var messageKeys: [ByteBuffer] = [], values: [ByteBuffer] = [], headers: [String] = []
+
+    init(_ fresh: [GroupCommitWrite.Fresh]) {
+        let n = fresh.count
+        requestKeys.reserveCapacity(n); verdictIDs.reserveCapacity(n); channels.reserveCapacity(n); agencyCodes.reserveCapacity(n)
+        outcomes.reserveCapacity(n); attempts.reserveCapacity(n); maskedIDs.reserveCapacity(n); subjectRefs.reserveCapacity(n)
+        dossierCodes.reserveCapacity(n); dossierStates.reserveCapacity(n); topics.reserveCapacity(n); partitions.reserveCapacity(n)
+        offsets.reserveCapacity(n); consumedAt.reserveCapacity(n); decidedAt.reserveCapacity(n); hasKey.reserveCapacity(n)
+        messageKeys.reserveCapacity(n); values.reserveCapacity(n); headers.reserveCapacity(n)
+        for item in fresh {
+            let verdict = item.verdict, record = item.record
+            requestKeys.append(record.requestKey)
+            verdictIDs.append(verdict.verdictId)
+            channels.append(verdict.channel.rawValue)
+            agencyCodes.append(StorableText.encode(verdict.agencyCode))
+            outcomes.append(verdict.outcome.rawValue)
+            attempts.append(Int32(verdict.attempts))
+            maskedIDs.append(verdict.subject?.idNumberMasked ?? "")
+            subjectRefs.append(verdict.subject?.ref ?? "")
+            dossierCodes.append(verdict.dossier.map { StorableText.encode($0.code) } ?? "")
+            dossierStates.append(verdict.dossier?.state.rawValue ?? "")
+            topics.append(record.source.topic)
+            partitions.append(record.source.partition)
+            offsets.append(record.source.offset)
+            consumedAt.append(record.consumedAt)
+            decidedAt.append(verdict.decidedAt.date)
+            hasKey.append(record.messageKey != nil)
+            messageKeys.append(ByteBuffer(bytes: record.messageKey ?? []))
+            values.append(ByteBuffer(bytes: item.value))
+            headers.append(StoredHeaders.compact(item.headers))
+        }
     }
 }

@@ -307,12 +307,11 @@ public struct VerificationStore: Sendable {
     }
 
     static func publishable(_ key: String, _ messageKey: ByteBuffer?, _ value: ByteBuffer, _ headers: String) throws -> PublishableVerdict {
-        guard let decoded = MessageHeader.fromJSONPairs(headers) else {
+        let bytes = Array(value.readableBytesView)
+        guard let decoded = StoredHeaders.expand(headers, verdict: bytes) else {
             throw StoreError(code: .corruptRow, operation: "verdict headers")
         }
-        return PublishableVerdict(
-            requestKey: key, messageKey: messageKey.map { Array($0.readableBytesView) },
-            value: Array(value.readableBytesView), headers: decoded)
+        return PublishableVerdict(requestKey: key, messageKey: messageKey.map { Array($0.readableBytesView) }, value: bytes, headers: decoded)
     }
 }
 
