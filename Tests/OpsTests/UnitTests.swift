@@ -67,6 +67,49 @@ struct UnitTests {
         #expect((object["timestamp"] as? String)?.hasSuffix("Z") == true)
     }
 
+    @Test("a check failing while the process starts is logged at info once, and as failing if it lasts or comes back")
+    func startupGrace() async throws {
+        let lines = Shared<[String]>([])
+        let logger = Logger(label: "ops-test") { label in
+            JSONLogHandler(label: label, level: .debug, output: JSONLogOutput { line in lines.withLock { $0.append(line) } })
+        }
+        func logged() -> [String] {
+            lines.withLock { written in
+                defer { written = [] }
+                return written.compactMap { line in
+                    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+                    return "\(object["level"] ?? "") \(object["message"] ?? "")"
+                }
+            }
+        }
+        let up = Shared(false)
+        let check = ClosureReadinessCheck(name: "postgres") {
+            up.withLock { $0 } ? .ready("postgres") : .notReady("postgres", reason: "schema not migrated")
+        }
+
+        // Starting: one info line however often it is probed; ready; then a failure is a fault.
+        let starting = ReadinessProbe(checks: [check], startupGrace: .seconds(3600), logger: logger)
+        _ = await starting.evaluate()
+        _ = await starting.evaluate()
+        #expect(logged() == ["info Readiness check not passing yet (starting)"])
+        up.withLock { $0 = true }
+        #expect(await starting.evaluate().ready)
+        #expect(logged() == [])
+        up.withLock { $0 = false }
+        _ = await starting.evaluate()
+        _ = await starting.evaluate()
+        #expect(logged() == ["warning Readiness check failing"])
+        up.withLock { $0 = true }
+        _ = await starting.evaluate()
+        #expect(logged() == ["info Readiness check passing again"])
+
+        // A failure that outlasts the grace is a fault even if the check never passed.
+        up.withLock { $0 = false }
+        let stuck = ReadinessProbe(checks: [check], startupGrace: .zero, logger: logger)
+        _ = await stuck.evaluate()
+        #expect(logged() == ["warning Readiness check failing"])
+    }
+
     @Test("the probe runs checks concurrently, bounds each by the timeout and records the gauges")
     func probe() async throws {
         let prometheus = PrometheusCollectorRegistry()

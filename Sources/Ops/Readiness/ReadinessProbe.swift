@@ -10,7 +10,10 @@ import Synchronization
 ///   check names).
 ///
 /// Transitions are logged: a check that starts failing at `warning` with its reason, one that
-/// recovers at `info`.
+/// recovers at `info`. While the process starts (until every check has passed once, for at most
+/// ``startupGrace``) a failing check is logged at `info` as not passing yet: `serve` migrates
+/// its own schema and connects to Kafka after the endpoints are up, so a failure then is the
+/// start-up itself, not a fault. One still failing when the grace ends is logged as failing.
 public final class ReadinessProbe: Sendable {
     /// The outcome of one evaluation.
     public struct Report: Sendable, Hashable {
@@ -22,25 +25,33 @@ public final class ReadinessProbe: Sendable {
 
     /// How long one check may take before it counts as failing. Default: 2 s.
     public let timeout: Duration
+    /// How long after creation failing checks count as start-up rather than faults, unless every
+    /// check has passed before. Default: 60 s.
+    public let startupGrace: Duration
     private let checks: [any ReadinessCheck]
     private let readyGauge: Gauge
     private let checkGauges: [String: Gauge]
-    private let lastFailing: Mutex<Set<String>>
+    private let state: Mutex<LogState>
+    private let created: ContinuousClock.Instant
     private let logger: Logger
 
     /// - Parameters:
     ///   - checks: The dependencies to check; names should be distinct.
     ///   - timeout: Per check. Default: 2 s.
+    ///   - startupGrace: See ``startupGrace``. Default: 60 s.
     ///   - metricsFactory: Where the gauges go. Default: `MetricsSystem.factory`.
     ///   - logger: For transitions.
     public init(
         checks: [any ReadinessCheck],
         timeout: Duration = .seconds(2),
+        startupGrace: Duration = .seconds(60),
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         logger: Logger
     ) {
         self.checks = checks
         self.timeout = timeout
+        self.startupGrace = startupGrace
+        self.created = .now
         self.readyGauge = Gauge(label: "identity_ready", factory: metricsFactory)
         var gauges: [String: Gauge] = [:]
         for check in checks where gauges[check.name] == nil {
@@ -48,7 +59,7 @@ public final class ReadinessProbe: Sendable {
                 label: "identity_readiness_check_ok", dimensions: [("check", check.name)], factory: metricsFactory)
         }
         self.checkGauges = gauges
-        self.lastFailing = Mutex([])
+        self.state = Mutex(LogState())
         self.logger = logger
     }
 
@@ -67,26 +78,43 @@ public final class ReadinessProbe: Sendable {
             return statuses.map { $0! }
         }
         let report = Report(ready: statuses.allSatisfy(\.ok), checks: statuses)
-        self.record(report)
+        self.record(report, at: .now)
         return report
     }
 
-    private func record(_ report: Report) {
+    /// What has been logged: the checks reported failing, those reported not passing yet during
+    /// start-up, and whether start-up is over.
+    struct LogState {
+        var failing: Set<String> = []
+        var notYet: Set<String> = []
+        var started = false
+    }
+
+    private func record(_ report: Report, at now: ContinuousClock.Instant) {
         self.readyGauge.record(report.ready ? 1 : 0)
         for status in report.checks {
             self.checkGauges[status.name]?.record(status.ok ? 1 : 0)
         }
         let failing = Set(report.checks.filter { !$0.ok }.map(\.name))
-        let previous = self.lastFailing.withLock { last in
-            defer { last = failing }
-            return last
+        let (newlyFailing, newlyNotYet, recovered) = self.state.withLock { state in
+            if report.ready || now - self.created >= self.startupGrace { state.started = true }
+            guard state.started else {
+                // Not remembered as failing, so the warning comes if the failure outlasts start-up.
+                defer { state.notYet = failing }
+                return (Set<String>(), failing.subtracting(state.notYet), Set<String>())
+            }
+            defer { state.failing = failing; state.notYet = [] }
+            return (failing.subtracting(state.failing), Set<String>(), state.failing.subtracting(failing))
         }
-        for status in report.checks where !status.ok && !previous.contains(status.name) {
-            self.logger.warning(
-                "Readiness check failing",
-                metadata: .ops([.check: "\(status.name)", .reason: "\(status.reason ?? "")"]))
+        for status in report.checks where newlyFailing.contains(status.name) || newlyNotYet.contains(status.name) {
+            let metadata = Logger.Metadata.ops([.check: "\(status.name)", .reason: "\(status.reason ?? "")"])
+            if newlyFailing.contains(status.name) {
+                self.logger.warning("Readiness check failing", metadata: metadata)
+            } else {
+                self.logger.info("Readiness check not passing yet (starting)", metadata: metadata)
+            }
         }
-        for name in previous.subtracting(failing) {
+        for name in recovered.sorted() {
             self.logger.info("Readiness check passing again", metadata: .ops([.check: "\(name)"]))
         }
     }
