@@ -90,7 +90,8 @@ public final class FleetRateLimiter: RegistryRateLimiter {
         public var slotsSkipped = 0
         /// The best recent round trip to the database, which bounds the clock mapping's error.
         public var bestRoundTrip: Duration?
-        /// The latest a caller woke after its slot's time, used or not: beyond the margin, this
+        /// The latest a caller woke after the time it slept until (its slot's, or a little later
+        /// when slots are taken in groups), used or not: beyond the margin, this
         /// process could not keep time (CPU starvation), which the limit's guarantee assumes it can.
         public var maxWakeLateness: Duration = .zero
     }
@@ -219,6 +220,10 @@ public final class FleetRateLimiter: RegistryRateLimiter {
     }
 
     public func acquire() async throws -> RegistryRateSlot {
+        try await self.acquire(notBefore: .now)
+    }
+
+    public func acquire(notBefore: ContinuousClock.Instant) async throws -> RegistryRateSlot {
         let tolerance = self.configuration.rateLimit.lateTolerance
         while true {
             try Task.checkCancellation()
@@ -237,9 +242,10 @@ public final class FleetRateLimiter: RegistryRateLimiter {
             // Half the batch left: lease the next one in the background, so the schedule stays
             // ahead and a slow round trip never makes a slot in hand late.
             if remaining <= batch / 2 { _ = self.startLease() }
-            if slot > ContinuousClock.now {
-                try await Task.sleep(until: slot, tolerance: .zero, clock: .continuous)
-                let lateness = ContinuousClock.now - slot
+            let wake = max(slot, notBefore)
+            if wake > ContinuousClock.now {
+                try await Task.sleep(until: wake, tolerance: .zero, clock: .continuous)
+                let lateness = ContinuousClock.now - wake
                 self.state.withLock { $0.statistics.maxWakeLateness = max($0.statistics.maxWakeLateness, lateness) }
             }
             if ContinuousClock.now - slot > tolerance {

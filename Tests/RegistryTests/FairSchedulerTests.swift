@@ -1,4 +1,5 @@
 import Registry
+import Synchronization
 import Testing
 
 /// The scheduler's deadlines, with a limiter that never hands out a slot: waiting calls leave
@@ -62,5 +63,52 @@ import Testing
         let (code, after) = await waiting
         #expect(code == .shutDown)
         #expect(after < .seconds(5))
+    }
+
+    /// Counts how often the scheduler had to wait for a slot.
+    final class CountingLimiter: RegistryRateLimiter {
+        let inner: LocalRateLimiter
+        let waits = Atomic<Int>(0)
+        init(_ inner: LocalRateLimiter) { self.inner = inner }
+        func acquire() async throws -> RegistryRateSlot {
+            self.waits.add(1, ordering: .relaxed)
+            return try await self.inner.acquire()
+        }
+        func acquire(notBefore: ContinuousClock.Instant) async throws -> RegistryRateSlot {
+            self.waits.add(1, ordering: .relaxed)
+            return try await self.inner.acquire(notBefore: notBefore)
+        }
+        func tryAcquireNow() -> RegistryRateSlot? { self.inner.tryAcquireNow() }
+    }
+
+    @Test("at a high limit the pump wakes once per group of slots, and every slot keeps its place in the schedule")
+    func slotsComeInGroups() async throws {
+        let limit = try LocalRateLimiter(callsPerSecond: 5_000)
+        let limiter = CountingLimiter(limit)
+        let scheduler = try FairScheduler(limiter: limiter)
+        let calls = 600
+        final class Times: Sendable { let slots = Mutex<[ContinuousClock.Instant]>([]) }
+        let times = Times()
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<calls {
+                group.addTask {
+                    try? await scheduler.withPermit(agency: index % 3 == 0 ? "A" : "B") { slot in
+                        times.slots.withLock { $0.append(slot.time) }
+                    }
+                }
+            }
+        }
+        let slots = times.slots.withLock { $0 }.sorted()
+        #expect(slots.count == calls)
+        // Never closer than the limit allows, whatever the grouping.
+        let interval = limit.rateLimit.emissionInterval
+        for (earlier, later) in zip(slots, slots.dropFirst()) {
+            #expect(later - earlier >= interval, "slots \(later - earlier) apart, the limit needs \(interval)")
+        }
+        // One wait per slot without grouping; with 1-ms groups at 5,000/s (a slot every 0.2 ms) about
+        // one per five slots, fewer when the machine is busy.
+        let waits = limiter.waits.load(ordering: .relaxed)
+        #expect(waits < calls / 2, "the pump waited \(waits) times for \(calls) slots")
+        scheduler.shutdown()
     }
 }

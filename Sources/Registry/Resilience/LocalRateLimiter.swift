@@ -24,29 +24,38 @@ public final class LocalRateLimiter: RegistryRateLimiter {
         try self.init(rateLimit: RegistryRateLimit(callsPerSecond: callsPerSecond))
     }
 
+    /// The slot for a caller at `now`: the schedule's next one, or `now` if that one is older than
+    /// the late tolerance (the limiter was idle; GCRA with a burst of one). Taking a slot a little
+    /// late keeps the schedule, so slots taken in groups are not lost.
+    private func nextSlot(_ nextFree: inout ContinuousClock.Instant, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        let slot = now - nextFree > self.rateLimit.lateTolerance ? now : nextFree
+        nextFree = slot + self.interval
+        return slot
+    }
+
     public func tryAcquireNow() -> RegistryRateSlot? {
         let now = ContinuousClock.now
-        let granted = self.nextFree.withLock { nextFree in
-            guard nextFree <= now else { return false }
-            nextFree = now + self.interval
-            return true
+        let granted: ContinuousClock.Instant? = self.nextFree.withLock { nextFree in
+            guard nextFree <= now else { return nil }
+            return self.nextSlot(&nextFree, now: now)
         }
-        return granted ? RegistryRateSlot(time: now, lateTolerance: self.rateLimit.lateTolerance) : nil
+        return granted.map { RegistryRateSlot(time: $0, lateTolerance: self.rateLimit.lateTolerance) }
     }
 
     public func acquire() async throws -> RegistryRateSlot {
+        try await self.acquire(notBefore: .now)
+    }
+
+    public func acquire(notBefore: ContinuousClock.Instant) async throws -> RegistryRateSlot {
         while true {
             try Task.checkCancellation()
             let now = ContinuousClock.now
-            let time = self.nextFree.withLock { nextFree in
-                let slot = max(nextFree, now)
-                nextFree = slot + self.interval
-                return slot
-            }
+            let time = self.nextFree.withLock { nextFree in self.nextSlot(&nextFree, now: now) }
             let slot = RegistryRateSlot(time: time, lateTolerance: self.rateLimit.lateTolerance)
+            let wake = max(time, notBefore)
             // A slot free right now is used at once.
-            guard time > now else { return slot }
-            try await Task.sleep(until: time, tolerance: .zero, clock: .continuous)
+            guard wake > now else { return slot }
+            try await Task.sleep(until: wake, tolerance: .zero, clock: .continuous)
             // Woke too late: sending now could crowd the calls of the next second. Skip the slot.
             if !slot.isStale(at: .now) { return slot }
         }

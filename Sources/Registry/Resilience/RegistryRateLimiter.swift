@@ -11,6 +11,13 @@ public protocol RegistryRateLimiter: Sendable {
     /// decision can be made (for the fleet limiter: PostgreSQL unreachable).
     func acquire() async throws -> RegistryRateSlot
 
+    /// As ``acquire()``, but does not return before `notBefore`: a caller that takes slots in
+    /// groups (``FairScheduler`` at high limits) wakes once per group and takes the slots that came
+    /// due meanwhile with ``tryAcquireNow()``. A slot is still given up once it is older than its
+    /// late tolerance, so `notBefore` must stay well within that tolerance of the next slot.
+    /// Default: sleeps until `notBefore`, then ``acquire()``.
+    func acquire(notBefore: ContinuousClock.Instant) async throws -> RegistryRateSlot
+
     /// A slot whose time has come, if there is one at this moment; never waits. Lets a call that
     /// finds no queue go without a round of scheduling. Default: `nil` (always use ``acquire()``).
     func tryAcquireNow() -> RegistryRateSlot?
@@ -18,6 +25,11 @@ public protocol RegistryRateLimiter: Sendable {
 
 extension RegistryRateLimiter {
     public func tryAcquireNow() -> RegistryRateSlot? { nil }
+
+    public func acquire(notBefore: ContinuousClock.Instant) async throws -> RegistryRateSlot {
+        if notBefore > .now { try await Task.sleep(until: notBefore, tolerance: .zero, clock: .continuous) }
+        return try await self.acquire()
+    }
 }
 
 /// Permission to send one registry call at ``time``.
