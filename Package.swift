@@ -195,6 +195,7 @@ let package = Package(
             name: "IdentityTests",
             dependencies: [
                 "Identity",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import PropertyBased
 import Testing
 
@@ -126,6 +128,32 @@ struct SubjectRefKeyTests {
     func knownValues() {
         #expect(self.key.ref(for: "030190012345") == "806XRJQIZ03zPwT4FYIjJESWAKIAuFEn43qoNt9AUtg")
         #expect(self.key.ref(for: "123456789") == "76gwAtymKlnbr062Wdz-sEUlNhXdhqycE34tuxVpJ3g")
+    }
+
+    @Test("the once-keyed HMAC shared by concurrent callers gives each the one-shot HMAC of its own number, again and again")
+    func sharedKeyedHMAC() async {
+        let numbers = (0..<64).map { String(format: "0301900%05d", $0) }
+        let expected = numbers.map { number in
+            let mac = HMAC<SHA256>.authenticationCode(
+                for: Array(number.utf8), using: SymmetricKey(data: Array("test-subject-key-0123456789abcdef".utf8)))
+            return Base64URL.encode(Array(mac))
+        }
+        let key = self.key
+        let mismatches = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var wrong = 0
+                    for (index, number) in numbers.enumerated().shuffled() where key.ref(for: number) != expected[index] {
+                        wrong += 1
+                    }
+                    return wrong
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
+        // The first value again: no state left over from earlier codes.
+        #expect(self.key.ref(for: "030190012345") == "806XRJQIZ03zPwT4FYIjJESWAKIAuFEn43qoNt9AUtg")
     }
 
     @Test("another key gives another ref; the description hides the key")

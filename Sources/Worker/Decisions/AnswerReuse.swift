@@ -14,8 +14,8 @@ import Store
 /// table is no dictionary of id numbers and the subject refs are no answer keys. A new
 /// `SUBJECT_REF_KEY` starts a fresh set of answers (old rows are no longer found and expire).
 struct AnswerReuse: Sendable {
-    /// The derived HMAC key's bytes (`SymmetricKey` is not `Sendable`).
-    private let keyBytes: [UInt8]
+    /// The HMAC under the derived key, keyed once.
+    private let keyed: KeyedHMAC
     /// How long a `verified` and a `mismatch` answer are reused; zero: not at all.
     let verifiedFor: Duration
     let mismatchFor: Duration
@@ -24,9 +24,10 @@ struct AnswerReuse: Sendable {
     static let label = Array("tthc.identity.registry-answer.v1".utf8)
 
     init(subjectRefKey: [UInt8], verifiedFor: Duration, mismatchFor: Duration) {
-        self.keyBytes = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: subjectRefKey), info: Self.label, outputByteCount: 32
-        ).withUnsafeBytes { Array($0) }
+        self.keyed = KeyedHMAC(
+            key: HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: SymmetricKey(data: subjectRefKey), info: Self.label, outputByteCount: 32
+            ).withUnsafeBytes { Array($0) })
         self.verifiedFor = verifiedFor
         self.mismatchFor = mismatchFor
     }
@@ -55,7 +56,7 @@ struct AnswerReuse: Sendable {
             withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { message.append(contentsOf: $0) }
             message.append(contentsOf: bytes)
         }
-        return Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: keyBytes)))
+        return keyed.authenticationCode(for: message)
     }
 
     /// Whether a request may take a kept answer: all but a counter asking for autofill, which needs
