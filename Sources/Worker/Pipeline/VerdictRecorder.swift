@@ -15,18 +15,27 @@ import Store
 /// A parked check's verdict has an outbox row, cleared once Kafka confirms delivery
 /// (the outbox relay publishes it if that never comes). See docs/worker.md, "Outbox".
 final class VerdictRecorder: Sendable {
-    struct Item: Sendable {
+    /// A class: items pass through the queue, the write and the publish, and copying the decision
+    /// record (a dozen references) at each step cost about 1 % of the worker's CPU in a burst.
+    final class Item: Sendable {
         enum Kind: Sendable {
             case decision(DecisionRecord)
             case reemit(PublishableVerdict)
         }
-        var kind: Kind
-        var consumedAt: Date?
+        let kind: Kind
+        let consumedAt: Date?
         /// Called when the item's verdict is safe: delivered by Kafka, or (a parked
         /// check's, which has an outbox row) committed. Its offset may then be committed.
-        var onDurable: @Sendable () -> Void
+        let onDurable: @Sendable () -> Void
         /// Resumed once the item is handed to the producer, in order (or refused).
-        var handedOver: CheckedContinuation<RecordResult, Never>
+        let handedOver: CheckedContinuation<RecordResult, Never>
+
+        init(kind: Kind, consumedAt: Date?, onDurable: @escaping @Sendable () -> Void, handedOver: CheckedContinuation<RecordResult, Never>) {
+            self.kind = kind
+            self.consumedAt = consumedAt
+            self.onDurable = onDurable
+            self.handedOver = handedOver
+        }
     }
 
     /// What became of an item handed in.
