@@ -166,72 +166,76 @@ public final class ResilientRegistryClient: Sendable {
         }
 
         let queuedAt = ContinuousClock.now
+        // Admission and release directly, not through the generic `withPermit`: this path runs for
+        // every call, and the unspecialised generic cost a frame allocation and metadata lookups.
+        let slot: RegistryRateSlot
         do {
-            return try await self.scheduler.withPermit(agency: context.agency, deadline: context.deadline) { slot in
-                let admittedAt = ContinuousClock.now
-                // The last moment before sending that is ours: too late for the slot, give it up.
-                guard !slot.isStale(at: admittedAt) else {
-                    self.metrics.recordStaleSlot()
-                    return .slotMissed
-                }
-                self.metrics.recordAdmissionWait(queuedAt.duration(to: admittedAt))
-
-                let permission = self.breaker.withLock { $0.requestPermission(now: admittedAt) }
-                let ticket: CircuitBreaker.Ticket
-                switch permission {
-                case .proceed(let granted):
-                    ticket = granted
-                case .proceedAfterHalfOpening(let granted):
-                    ticket = granted
-                    self.metrics.recordCircuitState(.halfOpen)
-                    logger.info("Registry circuit half-open: probing", metadata: .registry([.endpoint: "\(endpoint)", .circuitState: "half_open"]))
-                case .reject(let retryAt):
-                    self.metrics.recordCircuitRejection(endpoint: endpoint)
-                    return .notMade(self.circuitOpenError(endpoint, until: retryAt))
-                }
-
-                var callDeadline = admittedAt + self.configuration.callTimeout
-                var cappedByRequest = false
-                if let deadline = context.deadline, deadline < callDeadline {
-                    callDeadline = deadline
-                    cappedByRequest = true
-                }
-
-                let result: Result<Value, RegistryError>
-                do {
-                    result = .success(try await operation(self.transport, callDeadline))
-                } catch let error as RegistryError {
-                    result = .failure(error)
-                } catch {
-                    // Cancelled: the call says nothing about the registry's health.
-                    self.record(.neutral, ticket: ticket, endpoint: endpoint, logger: logger)
-                    throw error
-                }
-
-                let finishedAt = ContinuousClock.now
-                let error = result.failure
-                self.metrics.recordCall(
-                    endpoint: endpoint,
-                    status: RegistryMetrics.statusLabel(httpStatus: error?.httpStatus, error: error),
-                    duration: admittedAt.duration(to: finishedAt),
-                    isRetry: number > 1
-                )
-                switch result {
-                case .success(let value):
-                    self.record(.success, ticket: ticket, endpoint: endpoint, logger: logger)
-                    return .answered(value)
-                case .failure(let error):
-                    // A call cut short by the request's own deadline says nothing about the registry.
-                    let outcome: CircuitBreaker.Outcome =
-                        cappedByRequest && error.code == .timeout ? .neutral : Self.breakerOutcome(for: error)
-                    self.record(outcome, ticket: ticket, endpoint: endpoint, logger: logger)
-                    return .failed(error)
-                }
-            }
+            slot = try await self.scheduler.admit(agency: context.agency, deadline: context.deadline)
         } catch let error as RegistryError {
             // From admission: deadline passed while queueing, limiter unavailable, shut down.
             return .notMade(error)
         }
+        defer { self.scheduler.release() }
+        let admittedAt = ContinuousClock.now
+        // The last moment before sending that is ours: too late for the slot, give it up.
+        guard !slot.isStale(at: admittedAt) else {
+            self.metrics.recordStaleSlot()
+            return .slotMissed
+        }
+        self.metrics.recordAdmissionWait(queuedAt.duration(to: admittedAt))
+
+        let permission = self.breaker.withLock { $0.requestPermission(now: admittedAt) }
+        let ticket: CircuitBreaker.Ticket
+        switch permission {
+        case .proceed(let granted):
+            ticket = granted
+        case .proceedAfterHalfOpening(let granted):
+            ticket = granted
+            self.metrics.recordCircuitState(.halfOpen)
+            logger.info("Registry circuit half-open: probing", metadata: .registry([.endpoint: "\(endpoint)", .circuitState: "half_open"]))
+        case .reject(let retryAt):
+            self.metrics.recordCircuitRejection(endpoint: endpoint)
+            return .notMade(self.circuitOpenError(endpoint, until: retryAt))
+        }
+
+        var callDeadline = admittedAt + self.configuration.callTimeout
+        var cappedByRequest = false
+        if let deadline = context.deadline, deadline < callDeadline {
+            callDeadline = deadline
+            cappedByRequest = true
+        }
+
+        let result: Result<Value, RegistryError>
+        do {
+            result = .success(try await operation(self.transport, callDeadline))
+        } catch let error as RegistryError {
+            result = .failure(error)
+        } catch {
+            // Cancelled: the call says nothing about the registry's health.
+            self.record(.neutral, ticket: ticket, endpoint: endpoint, logger: logger)
+            throw error
+        }
+
+        let finishedAt = ContinuousClock.now
+        let error = result.failure
+        self.metrics.recordCall(
+            endpoint: endpoint,
+            status: RegistryMetrics.statusLabel(httpStatus: error?.httpStatus, error: error),
+            duration: admittedAt.duration(to: finishedAt),
+            isRetry: number > 1
+        )
+        switch result {
+        case .success(let value):
+            self.record(.success, ticket: ticket, endpoint: endpoint, logger: logger)
+            return .answered(value)
+        case .failure(let error):
+            // A call cut short by the request's own deadline says nothing about the registry.
+            let outcome: CircuitBreaker.Outcome =
+                cappedByRequest && error.code == .timeout ? .neutral : Self.breakerOutcome(for: error)
+            self.record(outcome, ticket: ticket, endpoint: endpoint, logger: logger)
+            return .failed(error)
+        }
+
     }
 
     private func record(_ outcome: CircuitBreaker.Outcome, ticket: CircuitBreaker.Ticket, endpoint: RegistryEndpoint, logger: Logger) {

@@ -160,6 +160,9 @@ public final class FairScheduler: Sendable {
 
     // MARK: Admission
 
+    /// Waits for a permit, as ``withPermit(agency:deadline:_:)`` does; the caller must ``release()``
+    /// it once the call has finished. (The registry client calls these two directly: the generic
+    /// `withPermit` is not specialised across its uses and cost a frame allocation per call.)
     func admit(agency: String, deadline: ContinuousClock.Instant?) async throws -> RegistryRateSlot {
         try Task.checkCancellation()
         if let slot = self.admitImmediately() { return slot }
@@ -237,7 +240,8 @@ public final class FairScheduler: Sendable {
         capacityWaiter?.resume(returning: true)
     }
 
-    private func release() {
+    /// Frees the capacity of a call admitted by ``admit(agency:deadline:)`` once it has finished.
+    func release() {
         let capacityWaiter: CheckedContinuation<Bool, Never>? = self.state.withLock { state in
             precondition(state.inFlight > 0, "FairScheduler: release without a permit in flight")
             state.inFlight -= 1
