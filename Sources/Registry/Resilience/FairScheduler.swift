@@ -308,32 +308,42 @@ public final class FairScheduler: Sendable {
         }
     }
 
+    /// Whether the pump goes on: `false` (nobody waits, or shut down: the pump is then idle),
+    /// `true` (a connection is free), `nil` (it must wait for one).
+    private func pumpMayGoOn(_ state: inout State) -> Bool? {
+        guard !state.isShutDown, !state.waiters.isEmpty else {
+            state.pump = .idle
+            // Only tombstones of cancelled waiters can be left: drop them.
+            if !state.queue.isEmpty { _ = state.queue.removeAll() }
+            return false
+        }
+        if state.inFlight == 0, ContinuousClock.now - state.lastRelease > self.configuration.idleRestart {
+            state.concurrencyLimit = 1
+        }
+        return state.inFlight < state.concurrencyLimit ? true : nil
+    }
+
     private func runPump() async {
         // When the pump last slept for a slot: it sleeps again no sooner than `slotGrouping` later.
         var lastWake = ContinuousClock.now - self.configuration.slotGrouping
         while true {
-            // 1. Someone waits, and a connection is free (or wait for one).
-            let proceed = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                let now: Bool? = self.state.withLock { state in
-                    guard !state.isShutDown, !state.waiters.isEmpty else {
-                        state.pump = .idle
-                        // Only tombstones of cancelled waiters can be left: drop them.
-                        if !state.queue.isEmpty { _ = state.queue.removeAll() }
-                        return false
+            // 1. Someone waits, and a connection is free (or wait for one). Checked without a
+            // continuation first: under a backlog there is usually room, and this runs per slot.
+            var proceed = self.state.withLock { self.pumpMayGoOn(&$0) }
+            if proceed == nil {
+                proceed = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                    let now: Bool? = self.state.withLock { state in
+                        if let decided = self.pumpMayGoOn(&state) { return decided }
+                        guard case .running(let generation, let task) = state.pump else {
+                            fatalError("FairScheduler: pump running while in state \(state.pump)")
+                        }
+                        state.pump = .waitingForCapacity(generation: generation, task: task, continuation)
+                        return nil
                     }
-                    if state.inFlight == 0, ContinuousClock.now - state.lastRelease > self.configuration.idleRestart {
-                        state.concurrencyLimit = 1
-                    }
-                    if state.inFlight < state.concurrencyLimit { return true }
-                    guard case .running(let generation, let task) = state.pump else {
-                        fatalError("FairScheduler: pump running while in state \(state.pump)")
-                    }
-                    state.pump = .waitingForCapacity(generation: generation, task: task, continuation)
-                    return nil
+                    if let now { continuation.resume(returning: now) }
                 }
-                if let now { continuation.resume(returning: now) }
             }
-            guard proceed else { return }
+            guard proceed == true else { return }
 
             // 2. A slot from the limiter: one already due, or the next, waking at most once per
             // `slotGrouping` (the slots due by then are taken at once on the next turns).
