@@ -96,22 +96,23 @@ public final class ReadinessProbe: Sendable {
             self.checkGauges[status.name]?.record(status.ok ? 1 : 0)
         }
         let failing = Set(report.checks.filter { !$0.ok }.map(\.name))
-        let (newlyFailing, newlyNotYet, recovered) = self.state.withLock { state in
+        // Checks newly failing, whether that is still start-up, and checks that recovered.
+        let (newly, starting, recovered) = self.state.withLock { state in
             if report.ready || now - self.created >= self.startupGrace { state.started = true }
             guard state.started else {
                 // Not remembered as failing, so the warning comes if the failure outlasts start-up.
                 defer { state.notYet = failing }
-                return (Set<String>(), failing.subtracting(state.notYet), Set<String>())
+                return (failing.subtracting(state.notYet), true, Set<String>())
             }
             defer { state.failing = failing; state.notYet = [] }
-            return (failing.subtracting(state.failing), Set<String>(), state.failing.subtracting(failing))
+            return (failing.subtracting(state.failing), false, state.failing.subtracting(failing))
         }
-        for status in report.checks where newlyFailing.contains(status.name) || newlyNotYet.contains(status.name) {
+        for status in report.checks where newly.contains(status.name) {
             let metadata = Logger.Metadata.ops([.check: "\(status.name)", .reason: "\(status.reason ?? "")"])
-            if newlyFailing.contains(status.name) {
-                self.logger.warning("Readiness check failing", metadata: metadata)
-            } else {
+            if starting {
                 self.logger.info("Readiness check not passing yet (starting)", metadata: metadata)
+            } else {
+                self.logger.warning("Readiness check failing", metadata: metadata)
             }
         }
         for name in recovered.sorted() {

@@ -18,8 +18,8 @@ import Synchronization
 /// One pump task, started on demand and ended when nobody waits, takes slots from the limiter and
 /// hands each to the next waiter in fair order. At high limits it wakes at most once per
 /// ``Configuration/slotGrouping`` and hands out every slot that came due meanwhile, instead of
-/// sleeping and waking for each slot (at 5,000 calls/s, 5,000 timer wake-ups a second). Waiters suspend on a continuation;
-/// cancellation removes them at once. One watcher task fails waiters whose deadline has passed
+/// sleeping and waking for each slot (at 5,000 calls/s, 5,000 timer wake-ups a second). Waiters
+/// suspend on a continuation; cancellation removes them at once. One watcher task fails waiters whose deadline has passed
 /// (a task group racing a timer per waiting call cost two tasks and a timer per call).
 public final class FairScheduler: Sendable {
     public struct Configuration: Sendable, Hashable {
