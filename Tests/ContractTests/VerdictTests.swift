@@ -19,6 +19,18 @@ struct VerdictTests {
         #expect(RequestID.idempotencyKey(for: "Req-1") == "Req-1")
     }
 
+    @Test("a UUID's lowercase form is Foundation's uuidString in lower case, for any bytes")
+    func lowercaseUUIDs() {
+        var samples = [UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))]
+        samples.append(UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255)))
+        samples.append(UUID(uuid: (0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xF0, 0x1E, 0x2D, 0x3C, 0x4B, 0x5A, 0x69, 0x78)))
+        for _ in 0..<1_000 { samples.append(UUID()) }
+        for uuid in samples {
+            #expect(uuid.lowercaseString == uuid.uuidString.lowercased())
+            #expect(UUID(contractString: uuid.lowercaseString) == uuid)
+        }
+    }
+
     @Test("a verified submission verdict encodes with a fixed field order")
     func canonicalBytes() throws {
         let request = try #require(Fixtures.read(Fixtures.submission, .submission).request)

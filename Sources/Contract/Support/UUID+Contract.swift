@@ -36,8 +36,25 @@ extension UUID {
     }
 
     /// The lowercase hyphenated form (RFC 9562 section 4 recommends lowercase on output).
+    /// Written digit by digit: `uuidString` formats with `sprintf` and `lowercased()` copies again,
+    /// about 1.5 % of the worker's CPU in a burst (three per request).
     var lowercaseString: String {
-        self.uuidString.lowercased()
+        withUnsafeBytes(of: self.uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { text in
+                let digits: StaticString = "0123456789abcdef"
+                var position = 0
+                for (index, byte) in bytes.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        text[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    text[position] = digits.utf8Start[Int(byte >> 4)]
+                    text[position + 1] = digits.utf8Start[Int(byte & 0x0F)]
+                    position += 2
+                }
+                return position
+            }
+        }
     }
 
     /// A name-based UUID, version 5 (SHA-1), RFC 9562 section 5.5.
