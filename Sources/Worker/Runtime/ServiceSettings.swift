@@ -224,6 +224,7 @@ public struct ServiceSettings: Sendable {
         if let n = try integer("ANSWER_REUSE_VERIFIED_SECONDS", 0...86_400 * 30) { settings.worker.answerReuseVerified = .seconds(n) }
         if let n = try integer("ANSWER_REUSE_MISMATCH_SECONDS", 0...86_400 * 30) { settings.worker.answerReuseMismatch = .seconds(n) }
         if let n = try integer("WORKER_MAX_IN_FLIGHT", 1...1_000_000) { settings.worker.maxInFlight = n }
+        if let ms = try integer("GROUP_COMMIT_INTERVAL_MS", 0...10_000) { settings.worker.groupCommitInterval = .milliseconds(ms) }
         if let fields = environment["AUTOFILL_FIELDS"], !fields.isEmpty {
             switch AutofillField.parseList(fields) {
             case .success(let set): settings.worker.autofillFields = set
