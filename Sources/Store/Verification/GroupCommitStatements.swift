@@ -49,21 +49,22 @@ struct LockAuditHead: PostgresPreparedStatement {
 /// (``compose``), so a placeholder can never name the wrong value; ``sql`` is that text for an
 /// empty batch.
 struct GroupCommitWrite: PostgresPreparedStatement {
-    typealias Fresh = (record: DecisionRecord, verdict: Verdict, value: [UInt8], headers: [MessageHeader])
+    /// A new decision: its record's index in the batch, the verdict as stored, its bytes and headers.
+    typealias Fresh = (recordIndex: Int, verdict: Verdict, value: [UInt8], headers: [MessageHeader])
     typealias Row = (inserted: Int64, outboxIDs: [Int64], headMoved: Int64, dossiersCreated: Int64)
 
     static let sql = compose(
-        fresh: [], dossiers: [:], verdictTopic: "", outboxKeys: [], kept: [], settled: [], chained: .nothing
+        records: [], fresh: [], dossiers: [:], verdictTopic: "", outboxKeys: [], kept: [], settled: [], chained: .nothing
     ).sql
 
     private let bindings: PostgresBindings
 
     init(
-        fresh: [Fresh], dossiers: [String: VerificationStore.DossierRow], verdictTopic: String, outboxKeys: [String],
+        records: [DecisionRecord], fresh: [Fresh], dossiers: [String: VerificationStore.DossierRow], verdictTopic: String, outboxKeys: [String],
         kept: [KeptRegistryAnswer], settled: [String], chained: AuditTrail.Chained
     ) {
         let query = Self.compose(
-            fresh: fresh, dossiers: dossiers, verdictTopic: verdictTopic, outboxKeys: outboxKeys, kept: kept, settled: settled,
+            records: records, fresh: fresh, dossiers: dossiers, verdictTopic: verdictTopic, outboxKeys: outboxKeys, kept: kept, settled: settled,
             chained: chained)
         assert(query.sql == Self.sql, "the group commit's text depends on its values")
         bindings = query.binds
@@ -77,12 +78,12 @@ struct GroupCommitWrite: PostgresPreparedStatement {
     }
 
     private static func compose(
-        fresh f: [Fresh], dossiers: [String: VerificationStore.DossierRow], verdictTopic: String, outboxKeys: [String],
+        records: [DecisionRecord], fresh f: [Fresh], dossiers: [String: VerificationStore.DossierRow], verdictTopic: String, outboxKeys: [String],
         kept: [KeptRegistryAnswer], settled: [String], chained: AuditTrail.Chained
     ) -> PostgresQuery {
         var b = StatementBuilder()
         // Results. A unique violation means the request was stored since it was looked up: see `record`.
-        let c = ResultColumns(f)
+        let c = ResultColumns(records, f)
         let results = """
             results AS (
                 INSERT INTO verification_results (request_id, verdict_id, channel, agency_code, outcome, attempts,
@@ -164,34 +165,44 @@ private struct ResultColumns {
     var offsets: [Int64] = [], consumedAt: [Date] = [], decidedAt: [Date] = [], hasKey: [Bool] = []
     var messageKeys: [ByteBuffer] = [], values: [ByteBuffer] = [], headers: [String] = []
 
-    init(_ fresh: [GroupCommitWrite.Fresh]) {
+    init(_ records: [DecisionRecord], _ fresh: [GroupCommitWrite.Fresh]) {
         let n = fresh.count
         requestKeys.reserveCapacity(n); verdictIDs.reserveCapacity(n); channels.reserveCapacity(n); agencyCodes.reserveCapacity(n)
         outcomes.reserveCapacity(n); attempts.reserveCapacity(n); maskedIDs.reserveCapacity(n); subjectRefs.reserveCapacity(n)
         dossierCodes.reserveCapacity(n); dossierStates.reserveCapacity(n); topics.reserveCapacity(n); partitions.reserveCapacity(n)
         offsets.reserveCapacity(n); consumedAt.reserveCapacity(n); decidedAt.reserveCapacity(n); hasKey.reserveCapacity(n)
         messageKeys.reserveCapacity(n); values.reserveCapacity(n); headers.reserveCapacity(n)
-        for item in fresh {
-            let verdict = item.verdict, record = item.record
-            requestKeys.append(record.requestKey)
-            verdictIDs.append(verdict.verdictId)
-            channels.append(verdict.channel.rawValue)
-            agencyCodes.append(StorableText.encode(verdict.agencyCode))
-            outcomes.append(verdict.outcome.rawValue)
-            attempts.append(Int32(verdict.attempts))
-            maskedIDs.append(verdict.subject?.idNumberMasked ?? "")
-            subjectRefs.append(verdict.subject?.ref ?? "")
-            dossierCodes.append(verdict.dossier.map { StorableText.encode($0.code) } ?? "")
-            dossierStates.append(verdict.dossier?.state.rawValue ?? "")
-            topics.append(record.source.topic)
-            partitions.append(record.source.partition)
-            offsets.append(record.source.offset)
-            consumedAt.append(record.consumedAt)
-            decidedAt.append(verdict.decidedAt.date)
-            hasKey.append(record.messageKey != nil)
-            messageKeys.append(ByteBuffer(bytes: record.messageKey ?? []))
-            values.append(ByteBuffer(bytes: item.value))
-            headers.append(StoredHeaders.compact(item.headers))
+        // Read in place through pointers: copying a record or a tuple out of its array, even for
+        // one field, retained and released every reference in it.
+        records.withUnsafeBufferPointer { records in
+            fresh.withUnsafeBufferPointer { fresh in
+                for index in fresh.indices {
+                    let item = fresh.baseAddress! + index
+                    append(item, records.baseAddress! + item.pointee.recordIndex)
+                }
+            }
         }
+    }
+
+    private mutating func append(_ item: UnsafePointer<GroupCommitWrite.Fresh>, _ record: UnsafePointer<DecisionRecord>) {
+        requestKeys.append(record.pointee.requestKey)
+        verdictIDs.append(item.pointee.verdict.verdictId)
+        channels.append(item.pointee.verdict.channel.rawValue)
+        agencyCodes.append(StorableText.encode(item.pointee.verdict.agencyCode))
+        outcomes.append(item.pointee.verdict.outcome.rawValue)
+        attempts.append(Int32(item.pointee.verdict.attempts))
+        maskedIDs.append(item.pointee.verdict.subject?.idNumberMasked ?? "")
+        subjectRefs.append(item.pointee.verdict.subject?.ref ?? "")
+        dossierCodes.append(item.pointee.verdict.dossier.map { StorableText.encode($0.code) } ?? "")
+        dossierStates.append(item.pointee.verdict.dossier?.state.rawValue ?? "")
+        topics.append(record.pointee.source.topic)
+        partitions.append(record.pointee.source.partition)
+        offsets.append(record.pointee.source.offset)
+        consumedAt.append(record.pointee.consumedAt)
+        decidedAt.append(item.pointee.verdict.decidedAt.date)
+        hasKey.append(record.pointee.messageKey != nil)
+        messageKeys.append(ByteBuffer(bytes: record.pointee.messageKey ?? []))
+        values.append(ByteBuffer(bytes: item.pointee.value))
+        headers.append(StoredHeaders.compact(item.pointee.headers))
     }
 }

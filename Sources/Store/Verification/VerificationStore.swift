@@ -127,9 +127,13 @@ public struct VerificationStore: Sendable {
         // Lock the existing dossiers that fresh decisions touch, then the audit chain head: one
         // statement, in that order, as every instance takes them. Missing dossiers are inserted by
         // the write statement; one created meanwhile by another transaction makes it a conflict.
-        let freshRecords = records.filter { stored[$0.requestKey] == nil }
-        let (dossiers, chainHead) = try await lockDossiersAndChain(
-            freshRecords.compactMap(\.dossier), chain: !freshRecords.isEmpty, on: connection)
+        var freshChanges: [DossierChange] = []
+        var anyFresh = false
+        for index in records.indices where stored.isEmpty || stored[records[index].requestKey] == nil {
+            anyFresh = true
+            if let change = records[index].dossier { freshChanges.append(change) }
+        }
+        let (dossiers, chainHead) = try await lockDossiersAndChain(freshChanges, chain: anyFresh, on: connection)
         var dossierRows = dossiers
 
         enum Output {
@@ -137,66 +141,87 @@ public struct VerificationStore: Sendable {
             case reemit(PublishableVerdict, outcome: String, channel: String)
         }
         var outputs: [Output] = []
-        var fresh: [(record: DecisionRecord, verdict: Verdict, value: [UInt8], headers: [MessageHeader])] = []
+        var fresh: [GroupCommitWrite.Fresh] = []
         var freshIndexByKey: [String: Int] = [:]
-        for record in records {
-            if let (previous, outcome, channel) = stored[record.requestKey] {
-                outputs.append(.reemit(previous, outcome: outcome, channel: channel))
-                continue
-            }
-            if let index = freshIndexByKey[record.requestKey] {
-                // The same request twice in one batch: the second re-emits the first.
-                let first = fresh[index]
-                outputs.append(
-                    .reemit(
-                        PublishableVerdict(requestKey: record.requestKey, messageKey: first.record.messageKey, value: first.value, headers: first.headers),
-                        outcome: first.verdict.outcome.rawValue, channel: first.verdict.channel.rawValue))
-                continue
-            }
-            var verdict = record.verdict
-            if let change = record.dossier, var row = dossierRows[change.storedCode] {
-                // Compared in whole microseconds, PostgreSQL's precision: the same instant read
-                // back from the database can differ from the request's `Date` in the last bit.
-                if Self.microseconds(change.occurredAt) >= Self.microseconds(row.occurredAt) {
-                    row.state = DossierState(after: verdict.outcome).rawValue
-                    row.occurredAt = change.occurredAt
-                    row.lastRequest = record.requestKey
-                    row.dirty = true
-                    dossierRows[change.storedCode] = row
+        outputs.reserveCapacity(records.count)
+        fresh.reserveCapacity(records.count)
+        var recorded: [RecordedVerdict] = []
+        var outboxKeys: [String] = []
+        recorded.reserveCapacity(records.count)
+        // Read in place through a pointer: copying a record out of its array (even for one field)
+        // retained and released every reference in it, which was measurable in a burst.
+        records.withUnsafeBufferPointer { records in
+            for recordIndex in records.indices {
+                let record = records.baseAddress! + recordIndex
+                let requestKey = record.pointee.requestKey
+                if !stored.isEmpty, let (previous, outcome, channel) = stored[requestKey] {
+                    outputs.append(.reemit(previous, outcome: outcome, channel: channel))
+                    continue
                 }
-                verdict.dossier = VerdictDossier(code: change.code, state: DossierState(rawValue: row.state) ?? DossierState(after: verdict.outcome))
+                if let index = freshIndexByKey[requestKey] {
+                    // The same request twice in one batch: the second re-emits the first.
+                    outputs.append(
+                        .reemit(
+                            PublishableVerdict(
+                                requestKey: requestKey, messageKey: records[fresh[index].recordIndex].messageKey, value: fresh[index].value,
+                                headers: fresh[index].headers),
+                            outcome: fresh[index].verdict.outcome.rawValue, channel: fresh[index].verdict.channel.rawValue))
+                    continue
+                }
+                var verdict = record.pointee.verdict
+                if let change = record.pointee.dossier, var row = dossierRows[change.storedCode] {
+                    // Compared in whole microseconds, PostgreSQL's precision: the same instant read
+                    // back from the database can differ from the request's `Date` in the last bit.
+                    if Self.microseconds(change.occurredAt) >= Self.microseconds(row.occurredAt) {
+                        row.state = DossierState(after: verdict.outcome).rawValue
+                        row.occurredAt = change.occurredAt
+                        row.lastRequest = requestKey
+                        row.dirty = true
+                        dossierRows[change.storedCode] = row
+                    }
+                    verdict.dossier = VerdictDossier(code: change.code, state: DossierState(rawValue: row.state) ?? DossierState(after: verdict.outcome))
+                }
+                let headers = verdict.cloudEventHeaders(
+                    source: cloudEventSource, traceparent: record.pointee.traceparent, tracestate: record.pointee.tracestate)
+                freshIndexByKey[requestKey] = fresh.count
+                outputs.append(.fresh(fresh.count))
+                let value = verdict.encodedJSON()
+                fresh.append((recordIndex, verdict, value, headers))
             }
-            let headers = verdict.cloudEventHeaders(
-                source: cloudEventSource, traceparent: record.traceparent, tracestate: record.tracestate)
-            freshIndexByKey[record.requestKey] = fresh.count
-            outputs.append(.fresh(fresh.count))
-            fresh.append((record, verdict, verdict.encodedJSON(), headers))
-        }
 
-        // Everything to publish, in order; each is either new or the stored verdict re-emitted.
-        var publishables: [(verdict: PublishableVerdict, outcome: String, channel: String, isNew: Bool, outbox: Bool)] = []
-        for (record, output) in zip(records, outputs) {
-            switch output {
-            case .fresh(let index):
-                let item = fresh[index]
-                publishables.append((
-                    PublishableVerdict(requestKey: item.record.requestKey, messageKey: item.record.messageKey, value: item.value, headers: item.headers),
-                    item.verdict.outcome.rawValue, item.verdict.channel.rawValue, true, record.needsOutbox))
-            case .reemit(let verdict, let outcome, let channel):
-                publishables.append((verdict, outcome, channel, false, record.needsOutbox))
+            // Everything to publish, in order; each is either new or the stored verdict re-emitted.
+            fresh.withUnsafeBufferPointer { fresh in
+                for (recordIndex, output) in zip(records.indices, outputs) {
+                    let record = records.baseAddress! + recordIndex
+                    let result: RecordedVerdict
+                    switch output {
+                    case .fresh(let index):
+                        let item = fresh.baseAddress! + index
+                        result = RecordedVerdict(
+                            verdict: PublishableVerdict(
+                                requestKey: record.pointee.requestKey, messageKey: record.pointee.messageKey, value: item.pointee.value,
+                                headers: item.pointee.headers),
+                            isNew: true, outboxID: nil, outcome: item.pointee.verdict.outcome.rawValue,
+                            channel: item.pointee.verdict.channel.rawValue)
+                    case .reemit(let verdict, let outcome, let channel):
+                        result = RecordedVerdict(verdict: verdict, isNew: false, outboxID: nil, outcome: outcome, channel: channel)
+                    }
+                    // Outbox rows only for verdicts no uncommitted offset stands for (parked checks').
+                    if record.pointee.needsOutbox { outboxKeys.append(result.verdict.requestKey) }
+                    recorded.append(result)
+                }
             }
         }
 
         let created = dossierRows.filter { $0.value.newAgencyCode != nil }
-        // Outbox rows only for verdicts no uncommitted offset stands for (parked checks').
-        let outboxKeys = publishables.filter(\.outbox).map(\.verdict.requestKey)
         var chained: AuditTrail.Chained?
         if !fresh.isEmpty, let chainHead {
-            chained = try AuditTrail.chain(fresh.map { Self.auditDraft($0.record, $0.verdict) }, after: chainHead)
+            chained = try AuditTrail.chain(fresh.indices.map { Self.auditDraft(records[fresh[$0].recordIndex], fresh[$0].verdict) }, after: chainHead)
         }
         let write = GroupCommitWrite(
-            fresh: fresh, dossiers: dossierRows, verdictTopic: verdictTopic, outboxKeys: outboxKeys,
-            kept: fresh.compactMap(\.record.keptAnswer), settled: records.filter(\.settlesParkedCheck).map(\.requestKey),
+            records: records, fresh: fresh, dossiers: dossierRows, verdictTopic: verdictTopic, outboxKeys: outboxKeys,
+            kept: fresh.indices.compactMap { records[fresh[$0].recordIndex].keptAnswer },
+            settled: records.indices.compactMap { records[$0].settlesParkedCheck ? records[$0].requestKey : nil },
             chained: chained ?? .nothing)
         var answer: GroupCommitWrite.Row?
         do {
@@ -213,11 +238,8 @@ public struct VerificationStore: Sendable {
         guard chained == nil || answer.headMoved == 1 else { throw StoreError(code: .corruptRow, operation: "audit chain head") }
 
         var outboxIDs = answer.outboxIDs.makeIterator()
-        return publishables.map { item in
-            RecordedVerdict(
-                verdict: item.verdict, isNew: item.isNew, outboxID: item.outbox ? outboxIDs.next() : nil, outcome: item.outcome,
-                channel: item.channel)
-        }
+        for index in recorded.indices where records[index].needsOutbox { recorded[index].outboxID = outboxIDs.next() }
+        return recorded
     }
 
     /// Locks the existing dossiers of `changes` (in code order), then, when `chain`, the audit chain

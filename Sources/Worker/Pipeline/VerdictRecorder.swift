@@ -17,12 +17,17 @@ import Store
 final class VerdictRecorder: Sendable {
     /// A class: items pass through the queue, the write and the publish, and copying the decision
     /// record (a dozen references) at each step cost about 1 % of the worker's CPU in a burst.
-    final class Item: Sendable {
+    ///
+    /// `@unchecked Sendable` for ``record`` alone: the lane that makes the item sets it, and the
+    /// recorder's loop takes it out once (a move, not a copy), after the queue's lock handed the
+    /// item over; nothing else touches it.
+    final class Item: @unchecked Sendable {
         enum Kind: Sendable {
-            case decision(DecisionRecord)
+            case decision
             case reemit(PublishableVerdict)
         }
         let kind: Kind
+        private var record: DecisionRecord?
         let consumedAt: Date?
         /// Called when the item's verdict is safe: delivered by Kafka, or (a parked
         /// check's, which has an outbox row) committed. Its offset may then be committed.
@@ -30,12 +35,19 @@ final class VerdictRecorder: Sendable {
         /// Resumed once the item is handed to the producer, in order (or refused).
         let handedOver: CheckedContinuation<RecordResult, Never>
 
-        init(kind: Kind, consumedAt: Date?, onDurable: @escaping @Sendable () -> Void, handedOver: CheckedContinuation<RecordResult, Never>) {
+        init(
+            kind: Kind, record: consuming DecisionRecord? = nil, consumedAt: Date?, onDurable: @escaping @Sendable () -> Void,
+            handedOver: CheckedContinuation<RecordResult, Never>
+        ) {
             self.kind = kind
+            self.record = record
             self.consumedAt = consumedAt
             self.onDurable = onDurable
             self.handedOver = handedOver
         }
+
+        /// The decision's record, moved out (the recorder's loop only, once).
+        func takeRecord() -> DecisionRecord? { record.take() }
     }
 
     /// What became of an item handed in.
@@ -66,10 +78,13 @@ final class VerdictRecorder: Sendable {
 
     /// Records a decision; returns once it is committed and handed to the producer, or refused.
     @discardableResult
-    func record(_ record: DecisionRecord, consumedAt: Date?, onDurable: @escaping @Sendable () -> Void) async -> RecordResult {
-        await withCheckedContinuation { continuation in
+    func record(_ record: consuming DecisionRecord, consumedAt: Date?, onDurable: @escaping @Sendable () -> Void) async -> RecordResult {
+        // Moved into the item, not copied (see ``Item``).
+        var handed: DecisionRecord? = consume record
+        return await withCheckedContinuation { continuation in
             // After shutdown nothing is recorded: the request stays unfinished and is read again.
-            if !queue.push(Item(kind: .decision(record), consumedAt: consumedAt, onDurable: onDurable, handedOver: continuation)) {
+            let item = Item(kind: .decision, record: handed.take(), consumedAt: consumedAt, onDurable: onDurable, handedOver: continuation)
+            if !queue.push(item) {
                 continuation.resume(returning: .notRecorded)
             }
         }
@@ -114,10 +129,11 @@ final class VerdictRecorder: Sendable {
     var queued: Int { queue.count }
 
     private func write(_ batch: [Item]) async {
-        let decisions = batch.compactMap { item -> DecisionRecord? in
-            if case .decision(let record) = item.kind { return record }
-            return nil
-        }
+        await write(batch, decisions: batch.compactMap { $0.takeRecord() })
+    }
+
+    /// Writes `batch`, whose decisions' records are `decisions` (taken out of the items, in order).
+    private func write(_ batch: [Item], decisions: [DecisionRecord]) async {
         let started = ContinuousClock.now
         let outcome = await retrying("recording verdicts", logger: logger) {
             try await self.store.record(
@@ -139,8 +155,12 @@ final class VerdictRecorder: Sendable {
                 return
             }
             let half = batch.count / 2
-            await write(Array(batch[..<half]))
-            await write(Array(batch[half...]))
+            let decided = batch[..<half].reduce(0) { count, item in
+                if case .decision = item.kind { return count + 1 }
+                return count
+            }
+            await write(Array(batch[..<half]), decisions: Array(decisions[..<decided]))
+            await write(Array(batch[half...]), decisions: Array(decisions[decided...]))
         }
     }
 
