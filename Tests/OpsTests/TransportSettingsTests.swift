@@ -113,6 +113,17 @@ struct TransportSettingsTests {
         #expect(try plain.configuration().options.maximumConnections == DatabaseURL.defaultPoolSize)
         #expect(try plain.configuration(defaultPoolSize: DatabaseURL.operatorPoolSize).options.maximumConnections == 4)
         #expect(try DatabaseURL(parsing: "postgres://h/d?pool_size=7").configuration().options.maximumConnections == 7)
+        // pool_min: serve's default 4, none for an operator command, capped at the pool's size.
+        #expect(try plain.configuration().options.minimumConnections == DatabaseURL.defaultPoolMinimum)
+        #expect(try plain.configuration(defaultPoolSize: 4, defaultPoolMinimum: 0).options.minimumConnections == 0)
+        #expect(try DatabaseURL(parsing: "postgres://h/d?pool_size=2").configuration().options.minimumConnections == 2)
+        #expect(try DatabaseURL(parsing: "postgres://h/d?pool_min=0").configuration().options.minimumConnections == 0)
+        #expect(try DatabaseURL(parsing: "postgres://h/d?pool_size=9&pool_min=9").configuration().options.minimumConnections == 9)
+        func applicationName(_ url: String) throws -> String? {
+            try DatabaseURL(parsing: url).configuration().options.additionalStartupParameters.first { $0.0 == "application_name" }?.1
+        }
+        #expect(try applicationName("postgres://h/d") == "idverify")
+        #expect(try applicationName("postgres://h/d?application_name=idverify-hcm") == "idverify-hcm")
         #expect(!"\(plain)".contains("p@ss"))
 
         let ca = try Self.secretFile("not checked here")
@@ -131,6 +142,8 @@ struct TransportSettingsTests {
         for bad in [
             "mysql://h/d", "postgres://h/d?sslmode=on", "postgres://h/d?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
             "postgres://h/d?pool_size=0", "postgres://h/d?sslcert=\(ca)", "postgres://h/d?ssl=true",
+            "postgres://h/d?pool_min=-1", "postgres://h/d?pool_size=3&pool_min=4", "postgres://h/d?application_name=",
+            "postgres://h/d?application_name=\(String(repeating: "a", count: 64))", "postgres://h/d?application_name=a%0Ab",
         ] {
             #expect(throws: DatabaseURLError.self, "\(bad)") { try DatabaseURL(parsing: bad) }
         }
