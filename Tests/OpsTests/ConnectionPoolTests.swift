@@ -36,38 +36,33 @@ struct ConnectionPoolTests {
         return try #require(components.string)
     }
 
-    @Test("pool_min connections are opened before any query needs them, under the application_name given")
-    func minimumOpenedAhead() async throws {
+    /// Starts a pool for `query` that runs no query itself (only its minimum can open connections)
+    /// and watches it from a second pool: how many connections it holds once `enough` are seen, or
+    /// when `within` has passed.
+    private static func opened(by query: String, within: Duration, enough: Int) async throws -> Int {
         let base = try OpsTestEnvironment.databaseURL()
-        let name = "pool-min-\(UInt32.random(in: 0...UInt32.max))"
+        let name = "pool-test-\(UInt32.random(in: 0...UInt32.max))"
         let watcher = try Self.url(base, "pool_min=0&pool_size=2&application_name=\(name)-watcher")
-        let count = try await Self.withClient(watcher) { watcher in
-            try await Self.withClient(try Self.url(base, "pool_min=3&application_name=\(name)")) { _ in
-                // The pool under test runs no query: only its minimum can open connections.
-                let deadline = ContinuousClock.now + .seconds(10)
+        return try await Self.withClient(watcher) { watcher in
+            try await Self.withClient(try Self.url(base, "\(query)&application_name=\(name)")) { _ in
+                let deadline = ContinuousClock.now + within
                 var seen = 0
-                while ContinuousClock.now < deadline {
-                    seen = try await Self.backends(named: name, on: watcher)
-                    if seen >= 3 { break }
+                repeat {
                     try await Task.sleep(for: .milliseconds(50))
-                }
+                    seen = try await Self.backends(named: name, on: watcher)
+                } while seen < enough && ContinuousClock.now < deadline
                 return seen
             }
         }
-        #expect(count == 3)
+    }
+
+    @Test("pool_min connections are opened before any query needs them, under the application_name given")
+    func minimumOpenedAhead() async throws {
+        #expect(try await Self.opened(by: "pool_min=3", within: .seconds(10), enough: 3) == 3)
     }
 
     @Test("with pool_min=0 nothing is opened until a query needs it")
     func noMinimumOpensNothing() async throws {
-        let base = try OpsTestEnvironment.databaseURL()
-        let name = "pool-none-\(UInt32.random(in: 0...UInt32.max))"
-        let watcher = try Self.url(base, "pool_min=0&pool_size=2&application_name=\(name)-watcher")
-        let count = try await Self.withClient(watcher) { watcher in
-            try await Self.withClient(try Self.url(base, "pool_min=0&application_name=\(name)")) { _ in
-                try await Task.sleep(for: .milliseconds(500))
-                return try await Self.backends(named: name, on: watcher)
-            }
-        }
-        #expect(count == 0)
+        #expect(try await Self.opened(by: "pool_min=0", within: .milliseconds(500), enough: 1) == 0)
     }
 }
