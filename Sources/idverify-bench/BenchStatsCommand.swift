@@ -198,7 +198,7 @@ struct BenchStatsCommand: AsyncParsableCommand {
     @discardableResult
     static func withClient<T: Sendable>(url: String, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
         let parsed = try settingOrExit { () throws(SettingError) in try OpsSettings.databaseURL(url) }
-        let configuration = try parsed.configuration(defaultPoolSize: DatabaseURL.operatorPoolSize, defaultPoolMinimum: 0)
+        let configuration = try parsed.configuration(defaultPoolSize: DatabaseURL.operatorPoolSize)
         return try await OpsSettings.withPostgres(configuration, logger: logger, body)
     }
 

@@ -167,7 +167,7 @@ struct RegistryLoadReport: Sendable {
 enum RegistryLoadDatabase {
     static func configuration(url: String) throws -> PostgresClient.Configuration {
         do {
-            return try DatabaseURL.parse(url, defaultPoolSize: DatabaseURL.operatorPoolSize, defaultPoolMinimum: 0)
+            return try DatabaseURL.parse(url, defaultPoolSize: DatabaseURL.operatorPoolSize)
         } catch {
             throw ValidationError(error.description)
         }

@@ -62,7 +62,7 @@ func withOperatorPostgres<Result: Sendable>(
     let url = try settingOrExit { () throws(SettingError) in try OpsSettings.databaseURL(flag) }
     let configuration: PostgresClient.Configuration
     do {
-        configuration = try url.configuration(defaultPoolSize: DatabaseURL.operatorPoolSize, defaultPoolMinimum: 0)
+        configuration = try url.configuration(defaultPoolSize: DatabaseURL.operatorPoolSize)
     } catch {
         throw ValidationError(error.description)
     }

@@ -113,12 +113,8 @@ struct TransportSettingsTests {
         #expect(try plain.configuration().options.maximumConnections == DatabaseURL.defaultPoolSize)
         #expect(try plain.configuration(defaultPoolSize: DatabaseURL.operatorPoolSize).options.maximumConnections == 4)
         #expect(try DatabaseURL(parsing: "postgres://h/d?pool_size=7").configuration().options.maximumConnections == 7)
-        // pool_min: serve's default 4, none for an operator command, capped at the pool's size.
-        #expect(try plain.configuration().options.minimumConnections == DatabaseURL.defaultPoolMinimum)
-        #expect(try plain.configuration(defaultPoolSize: 4, defaultPoolMinimum: 0).options.minimumConnections == 0)
-        #expect(try DatabaseURL(parsing: "postgres://h/d?pool_size=2").configuration().options.minimumConnections == 2)
-        #expect(try DatabaseURL(parsing: "postgres://h/d?pool_min=0").configuration().options.minimumConnections == 0)
-        #expect(try DatabaseURL(parsing: "postgres://h/d?pool_size=9&pool_min=9").configuration().options.minimumConnections == 9)
+        // No connections kept open while idle: PostgresNIO 1.33 traps on a lease below its minimum.
+        #expect(try plain.configuration().options.minimumConnections == 0)
         func applicationName(_ url: String) throws -> String? {
             try DatabaseURL(parsing: url).configuration().options.additionalStartupParameters.first { $0.0 == "application_name" }?.1
         }
@@ -142,7 +138,7 @@ struct TransportSettingsTests {
         for bad in [
             "mysql://h/d", "postgres://h/d?sslmode=on", "postgres://h/d?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
             "postgres://h/d?pool_size=0", "postgres://h/d?sslcert=\(ca)", "postgres://h/d?ssl=true",
-            "postgres://h/d?pool_min=-1", "postgres://h/d?pool_size=3&pool_min=4", "postgres://h/d?application_name=",
+            "postgres://h/d?pool_min=4", "postgres://h/d?application_name=",
             "postgres://h/d?application_name=\(String(repeating: "a", count: 64))", "postgres://h/d?application_name=a%0Ab",
         ] {
             #expect(throws: DatabaseURLError.self, "\(bad)") { try DatabaseURL(parsing: bad) }

@@ -18,7 +18,6 @@ struct PreparedStatementTests {
         var configuration = try DatabaseURL.parse(try await freshDatabase(name))
         configuration.options.additionalStartupParameters.append(VerificationStore.genericPlans)
         configuration.options.maximumConnections = maximumConnections
-        configuration.options.minimumConnections = min(configuration.options.minimumConnections, maximumConnections)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }

@@ -5,7 +5,7 @@ import PostgresNIO
 /// `DATABASE_URL`, the one parser every part of the service uses (`serve`, `dev`, the operator
 /// commands, the benchmarks and the tests):
 ///
-///     postgres[ql]://user[:password]@host[:port]/database[?sslmode=…&sslrootcert=…&sslcert=…&sslkey=…&pool_size=…&pool_min=…&connect_timeout=…&application_name=…]
+///     postgres[ql]://user[:password]@host[:port]/database[?sslmode=…&sslrootcert=…&sslcert=…&sslkey=…&pool_size=…&connect_timeout=…&application_name=…]
 ///
 /// - `sslmode` follows libpq (default `prefer`, as libpq's):
 ///   - `disable`: no TLS.
@@ -20,10 +20,6 @@ import PostgresNIO
 /// - `sslcert`, `sslkey`: a client certificate and its key (PEM), both or neither.
 /// - `pool_size` (ours, not libpq's): connections at most. Default: the caller's (20 for `serve`,
 ///   4 for an operator command).
-/// - `pool_min` (ours): connections kept open while idle (at most `pool_size`), so that the first
-///   requests after start or after a quiet spell wait neither for a connect (with TLS, several
-///   round trips) nor for their statements to be prepared again. Default: the caller's (4 for
-///   `serve`, none for an operator command).
 /// - `connect_timeout` (seconds, as libpq's). Default: 10.
 /// - `application_name` (as libpq's): how the connections show in `pg_stat_activity`. Default:
 ///   `idverify`.
@@ -46,8 +42,6 @@ public struct DatabaseURL: Sendable, Hashable {
     public var sslKey: String?
     /// `pool_size`; `nil` leaves the caller's default.
     public var poolSize: Int?
-    /// `pool_min`; `nil` leaves the caller's default.
-    public var poolMinimum: Int?
     /// `connect_timeout` in seconds; `nil` leaves PostgresNIO's 10 s.
     public var connectTimeoutSeconds: Int?
     /// `application_name`; `nil`: `idverify`.
@@ -62,7 +56,7 @@ public struct DatabaseURL: Sendable, Hashable {
 
     /// The parameters this parser understands; any other is an error (as with libpq).
     public static let knownParameters = [
-        "sslmode", "sslrootcert", "sslcert", "sslkey", "pool_size", "pool_min", "connect_timeout", "application_name",
+        "sslmode", "sslrootcert", "sslcert", "sslkey", "pool_size", "connect_timeout", "application_name",
     ]
 
     /// Parses `text`; `password`, when given (from `DATABASE_PASSWORD_FILE`), replaces the URL's.
@@ -113,15 +107,6 @@ public struct DatabaseURL: Sendable, Hashable {
                 throw DatabaseURLError("pool_size must be a whole number in 1...1000 (it is \(text))")
             }
             self.poolSize = size
-        }
-        if let text = parameters["pool_min"] {
-            guard let minimum = Int(text), (0...1_000).contains(minimum) else {
-                throw DatabaseURLError("pool_min must be a whole number in 0...1000 (it is \(text))")
-            }
-            if let size = self.poolSize, minimum > size {
-                throw DatabaseURLError("pool_min must not exceed pool_size (it is \(minimum), pool_size \(size))")
-            }
-            self.poolMinimum = minimum
         }
         if let text = parameters["application_name"] {
             // libpq's limit (NAMEDATALEN - 1) and printable ASCII, so it shows as given.
@@ -174,11 +159,12 @@ public struct DatabaseURL: Sendable, Hashable {
         return tls
     }
 
-    /// A `PostgresClient` configuration; `defaultPoolSize` and `defaultPoolMinimum` apply when the
-    /// URL has no `pool_size` or `pool_min` (the minimum is capped at the pool's size).
-    public func configuration(
-        defaultPoolSize: Int = DatabaseURL.defaultPoolSize, defaultPoolMinimum: Int = DatabaseURL.defaultPoolMinimum
-    ) throws(DatabaseURLError) -> PostgresClient.Configuration {
+    /// A `PostgresClient` configuration; `defaultPoolSize` applies when the URL has no `pool_size`.
+    ///
+    /// No connections are kept open while idle (PostgresNIO's `minimumConnections` stays 0): with
+    /// a minimum, PostgresNIO 1.33 traps when a query asks for a connection while the pool is
+    /// below its minimum after PostgreSQL went away (seen in the database outage test).
+    public func configuration(defaultPoolSize: Int = DatabaseURL.defaultPoolSize) throws(DatabaseURLError) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch self.sslMode {
         case .disable: tls = .disable
@@ -189,7 +175,6 @@ public struct DatabaseURL: Sendable, Hashable {
             host: self.host, port: self.port, username: self.username, password: self.password, database: self.database,
             tls: tls)
         configuration.options.maximumConnections = self.poolSize ?? defaultPoolSize
-        configuration.options.minimumConnections = min(self.poolMinimum ?? defaultPoolMinimum, configuration.options.maximumConnections)
         configuration.options.additionalStartupParameters = [("application_name", self.applicationName ?? "idverify")]
         if let seconds = self.connectTimeoutSeconds { configuration.options.connectTimeout = .seconds(seconds) }
         return configuration
@@ -199,16 +184,12 @@ public struct DatabaseURL: Sendable, Hashable {
     public static let defaultPoolSize = 20
     /// The pool size of an operator command (`stats`, `verdict`, `migrate`): 4.
     public static let operatorPoolSize = 4
-    /// Connections `serve` keeps open while idle when `DATABASE_URL` has no `pool_min`: 4 (the group
-    /// commit's, a batch lookup's, the fleet limiter's and one to spare).
-    public static let defaultPoolMinimum = 4
 
     /// Parses `text` into a client configuration (`pool_size` or `defaultPoolSize`).
     public static func parse(
-        _ text: String, password: String? = nil, defaultPoolSize: Int = DatabaseURL.defaultPoolSize,
-        defaultPoolMinimum: Int = DatabaseURL.defaultPoolMinimum
+        _ text: String, password: String? = nil, defaultPoolSize: Int = DatabaseURL.defaultPoolSize
     ) throws(DatabaseURLError) -> PostgresClient.Configuration {
-        try DatabaseURL(parsing: text, password: password).configuration(defaultPoolSize: defaultPoolSize, defaultPoolMinimum: defaultPoolMinimum)
+        try DatabaseURL(parsing: text, password: password).configuration(defaultPoolSize: defaultPoolSize)
     }
 }
 

@@ -25,9 +25,8 @@ public struct ServiceSettings: Sendable {
     public var kafkaConnection: KafkaConnectionSettings {
         KafkaConnectionSettings(bootstrapServers: kafkaBrokers, security: kafkaSecurity, properties: kafkaProperties)
     }
-    /// `DATABASE_URL`: `postgres://user:password@host:port/database?sslmode=…&sslrootcert=…&pool_size=…&pool_min=…`,
-    /// read by ``DatabaseURL`` (libpq's `sslmode`, default `prefer`; pool size default 20, of which 4
-    /// are kept open while idle). Required.
+    /// `DATABASE_URL`: `postgres://user:password@host:port/database?sslmode=…&sslrootcert=…&pool_size=…`,
+    /// read by ``DatabaseURL`` (libpq's `sslmode`, default `prefer`; pool size default 20). Required.
     public var databaseURL: String
     /// `DATABASE_PASSWORD` or `DATABASE_PASSWORD_FILE`: replaces the password in ``databaseURL``.
     /// Default: none (the URL's).
