@@ -11,7 +11,7 @@ struct DevCommandTests {
     func firstRun() async throws {
         let executable = try OpsTestEnvironment.idverifyBinary()
         let id = UUID().uuidString.prefix(8)
-        let postgresDirectory = "/tmp/tthc-pg-devtest-\(id)"
+        let postgresDirectory = OpsTestEnvironment.clusterDirectory("devtest")
         let outputPath = NSTemporaryDirectory() + "/dev-\(id).out"
         let errorPath = NSTemporaryDirectory() + "/dev-\(id).err"
         defer {

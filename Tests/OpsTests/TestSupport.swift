@@ -17,6 +17,14 @@ enum OpsTestEnvironment {
         return logger
     }()
 
+    /// A directory for a PostgreSQL cluster of a test's own, named for the run (scripts/test's
+    /// `TTHC_TEST_RUN`) so that the run's exit stops the cluster if the test cannot
+    /// (scripts/stop-test-clusters).
+    static func clusterDirectory(_ name: String) -> String {
+        let run = ProcessInfo.processInfo.environment["TTHC_TEST_RUN"] ?? "none"
+        return "/tmp/tthc-pg-\(name)-run\(run)-\(UUID().uuidString.prefix(8))"
+    }
+
     /// `DATABASE_URL`, or a failure that says how to get one.
     static func databaseURL(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         try #require(

@@ -234,7 +234,7 @@ struct TLSPostgres: Sendable {
     let port: Int
 
     static func start(sslDirectory: String) async throws -> TLSPostgres {
-        let directory = "/tmp/tthc-pg-tls-\(UUID().uuidString.prefix(8))"
+        let directory = OpsTestEnvironment.clusterDirectory("tls")
         let output = try await runTool(
             TLSTestMaterial.root + "/deploy/local-postgres.sh", ["start", directory],
             environment: ["TTHC_PG_SSL_DIR": sslDirectory])

@@ -13,7 +13,9 @@ struct OwnPostgres: Sendable {
         .appendingPathComponent("deploy/local-postgres.sh").path
 
     static func start(_ name: String) async throws -> OwnPostgres {
-        let directory = "/tmp/tthc-pg-\(name)-\(UUID().uuidString.prefix(8))"
+        // Named for the run (scripts/test's TTHC_TEST_RUN), whose exit stops it if the test cannot.
+        let run = ProcessInfo.processInfo.environment["TTHC_TEST_RUN"] ?? "none"
+        let directory = "/tmp/tthc-pg-\(name)-run\(run)-\(UUID().uuidString.prefix(8))"
         let output = try await runScript("start", directory)
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("DATABASE_URL=") }) else {
             throw HarnessError("local-postgres.sh start printed no DATABASE_URL")
