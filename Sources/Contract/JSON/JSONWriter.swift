@@ -91,16 +91,9 @@ package struct JSONWriter {
         // Most values need no escaping: checked over the string's bytes in place and copied in one
         // go (byte by byte was the writer's main cost; scanning through the UTF-8 view's iterator
         // was the next).
-        let copied = text.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
-            for byte in utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
-            self.bytes.append(contentsOf: utf8)
-            return true
-        }
-        if copied == true {
-            self.bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        if copied == nil, !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        func needsEscape(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
+        let plain = text.utf8.withContiguousStorageIfAvailable { !$0.contains(where: needsEscape) } ?? !text.utf8.contains(where: needsEscape)
+        if plain {
             self.bytes.append(contentsOf: text.utf8)
             self.bytes.append(UInt8(ascii: "\""))
             return

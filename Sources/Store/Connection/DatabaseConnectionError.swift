@@ -46,7 +46,7 @@ extension DatabaseURL {
             host: self.host, port: self.port, username: self.username, password: self.password, database: self.database,
             tls: tls)
         if let seconds = self.connectTimeoutSeconds { configuration.options.connectTimeout = .seconds(Int64(seconds)) }
-        configuration.options.additionalStartupParameters = [("application_name", self.applicationName ?? "idverify")]
+        configuration.options.additionalStartupParameters = self.startupParameters
         return configuration
     }
 

@@ -47,6 +47,9 @@ public struct DatabaseURL: Sendable, Hashable {
     /// `application_name`; `nil`: `idverify`.
     public var applicationName: String?
 
+    /// The startup parameters every connection sends: its `application_name`.
+    var startupParameters: [(String, String)] { [("application_name", self.applicationName ?? "idverify")] }
+
     /// libpq's `sslmode` values.
     public enum SSLMode: String, Sendable, Hashable, CaseIterable {
         case disable, allow, prefer, require
@@ -175,7 +178,7 @@ public struct DatabaseURL: Sendable, Hashable {
             host: self.host, port: self.port, username: self.username, password: self.password, database: self.database,
             tls: tls)
         configuration.options.maximumConnections = self.poolSize ?? defaultPoolSize
-        configuration.options.additionalStartupParameters = [("application_name", self.applicationName ?? "idverify")]
+        configuration.options.additionalStartupParameters = self.startupParameters
         if let seconds = self.connectTimeoutSeconds { configuration.options.connectTimeout = .seconds(seconds) }
         return configuration
     }
