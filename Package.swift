@@ -116,6 +116,7 @@ let package = Package(
             dependencies: [
                 "Kafka", "Identity", "Contract", "Registry", "Store", "Telemetry",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

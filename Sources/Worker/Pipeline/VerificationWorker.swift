@@ -36,7 +36,9 @@ public final class VerificationWorker: Service, Sendable {
     /// Jobs to start, each in a task of its own (``dispatchLoop()``); a lane's next job runs in the
     /// same task. A queue that ignores cancellation: at shutdown every job handed in is still
     /// started (cancelled, so it ends at once, unfinished) and none is left counted as running.
-    private let startQueue = BatchQueue<Job>()
+    private let startQueue = HandOffQueue<Job>()
+    /// How many tasks run jobs: as many as the core lets run at once, so a started job never waits for one.
+    private let runners: Int
     private let stopping = Atomic<Bool>(false)
 
     /// One consumed request to decide, with what the batch's lookups found for it.
@@ -93,11 +95,12 @@ public final class VerificationWorker: Service, Sendable {
             subjectRefKey: subjectRefKey, verifiedFor: configuration.answerReuseVerified, mismatchFor: configuration.answerReuseMismatch)
         self.metrics.trackParkedKeys(parkedSealer.keyIDs)
         let scheduler = registry.configuration.scheduler
+        self.runners = configuration.runningBound(registryConcurrency: scheduler.maxConcurrentCalls)
         self.state = Mutex(
             State(
                 core: WorkerCore(
                     maxJobs: configuration.maxInFlight,
-                    maxRunning: configuration.runningBound(registryConcurrency: scheduler.maxConcurrentCalls),
+                    maxRunning: runners,
                     weights: scheduler.weights, defaultWeight: scheduler.defaultWeight)))
         self.admission = RegistryAdmission(
             capacity: configuration.admissionCapacity(registryConcurrency: scheduler.maxConcurrentCalls),
@@ -183,14 +186,15 @@ public final class VerificationWorker: Service, Sendable {
 
     // MARK: Jobs
 
-    /// Starts each job handed in, in a task of its own, until the queue is finished; cancelling
-    /// it cancels the jobs (and those it starts afterwards begin cancelled).
+    /// Runs the jobs handed in on a fixed set of tasks until the queue is finished (a task per job
+    /// cost a task's creation and its first allocations each time); cancelling it cancels the jobs
+    /// (and those taken afterwards begin cancelled).
     private func dispatchLoop() async {
         await withDiscardingTaskGroup { group in
-            while true {
-                let batch = await startQueue.takeBatch(max: 1_024)
-                if batch.isEmpty { return }
-                for job in batch { group.addTask { await self.runLane(from: job) } }
+            for _ in 0..<runners {
+                group.addTask {
+                    while let job = await self.startQueue.take() { await self.runLane(from: job) }
+                }
             }
         }
     }
@@ -222,7 +226,7 @@ public final class VerificationWorker: Service, Sendable {
                 return (starts, reader)
             }
             reader?.resume()
-            // The first job started runs on in this task; any others get tasks of their own.
+            // The first job started runs on in this task; the others go to idle runners.
             next = starts.first
             start(starts.dropFirst())
         }
