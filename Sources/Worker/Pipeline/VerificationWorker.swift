@@ -33,7 +33,7 @@ public final class VerificationWorker: Service, Sendable {
     private let admission: RegistryAdmission
     /// The bookkeeping (offsets, lanes, read-ahead, phase; ``WorkerCore``) and the reader waiting for room.
     private let state: Mutex<State>
-    /// Jobs to start, each in a task of its own (``dispatchLoop()``); a lane's next job runs in the
+    /// Jobs to start, taken by the runner tasks of ``dispatchLoop()``; a lane's next job runs in the
     /// same task. A queue that ignores cancellation: at shutdown every job handed in is still
     /// started (cancelled, so it ends at once, unfinished) and none is left counted as running.
     private let startQueue = HandOffQueue<Job>()
