@@ -51,12 +51,32 @@ public final class EmbeddedKafkaCluster: Sendable {
     deinit {
         // The cluster must go before the handle it lives in, and tearing it
         // down blocks: both happen on a thread of their own, in that order.
+        // Its clients go first (up to 10 s): one still being destroyed would
+        // otherwise reconnect to a closed port and log an error.
         let cluster = self.cluster
         let handle = Unmanaged.passRetained(self.handle)
+        let brokers = LiveClients.addresses(bootstrapServers)
         Thread.detachNewThread {
+            let until = ContinuousClock.now + .seconds(10)
+            while LiveClients.count(of: brokers) > 0, ContinuousClock.now < until { usleep(20_000) }
             rd_kafka_mock_cluster_destroy(cluster.pointer)
             handle.release()
         }
+    }
+
+    /// Client handles of this process given this cluster's brokers and not yet destroyed (a client's
+    /// handle is destroyed on a thread of its own once the client is released).
+    public var liveClients: Int { LiveClients.count(of: LiveClients.addresses(bootstrapServers)) }
+
+    /// Waits until no client of this cluster is left (``liveClients`` is 0), at most `timeout`;
+    /// `false` if some are left then.
+    public func waitForClients(timeout: Duration) async -> Bool {
+        let until = ContinuousClock.now + timeout
+        while liveClients > 0 {
+            if ContinuousClock.now >= until { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
     }
 
     /// Creates a topic with the given partition count (the mock auto-creates

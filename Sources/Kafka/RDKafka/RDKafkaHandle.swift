@@ -9,6 +9,9 @@ final class RDKafkaHandle: @unchecked Sendable {
     let pointer: OpaquePointer
     /// Kept alive for as long as librdkafka may call back with it as opaque.
     private let context: AnyObject?
+    /// The broker addresses it was given (`bootstrap.servers`), counted in ``LiveClients`` until
+    /// `rd_kafka_destroy` has returned.
+    private let brokers: [String]
 
     enum Kind {
         case producer
@@ -34,6 +37,8 @@ final class RDKafkaHandle: @unchecked Sendable {
         }
         self.pointer = rk
         self.context = context
+        self.brokers = LiveClients.addresses(properties.last { $0.0 == "bootstrap.servers" }?.1 ?? "")
+        LiveClients.opened(self.brokers)
     }
 
     deinit {
@@ -42,9 +47,11 @@ final class RDKafkaHandle: @unchecked Sendable {
         let pointer = SendablePointer(pointer)
         // The callback context must outlive the handle: librdkafka may log while closing.
         let context = KeepAlive(self.context)
+        let brokers = self.brokers
         Thread.detachNewThread {
             rd_kafka_destroy(pointer.value)
             withExtendedLifetime(context) {}
+            LiveClients.destroyed(brokers)
         }
     }
 
