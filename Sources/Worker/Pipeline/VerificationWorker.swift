@@ -37,8 +37,12 @@ public final class VerificationWorker: Service, Sendable {
     /// same task. A queue that ignores cancellation: at shutdown every job handed in is still
     /// started (cancelled, so it ends at once, unfinished) and none is left counted as running.
     private let startQueue = HandOffQueue<Job>()
-    /// How many tasks run jobs: as many as the core lets run at once, so a started job never waits for one.
+    /// At most how many tasks run jobs: as many as the core lets run at once, so a started job
+    /// never waits for one. They are started as jobs find none idle (``dispatchLoop()``).
     private let runners: Int
+    /// A job was kept because no runner was idle: start another (up to ``runners``).
+    private let runnerWanted: AsyncStream<Void>.Continuation
+    private let runnerRequests: AsyncStream<Void>
     private let stopping = Atomic<Bool>(false)
 
     /// One consumed request to decide, with what the batch's lookups found for it.
@@ -96,6 +100,7 @@ public final class VerificationWorker: Service, Sendable {
         self.metrics.trackParkedKeys(parkedSealer.keyIDs)
         let scheduler = registry.configuration.scheduler
         self.runners = configuration.runningBound(registryConcurrency: scheduler.maxConcurrentCalls)
+        (self.runnerRequests, self.runnerWanted) = AsyncStream.makeStream(of: Void.self)
         self.state = Mutex(
             State(
                 core: WorkerCore(
@@ -147,6 +152,7 @@ public final class VerificationWorker: Service, Sendable {
             // What is still in flight (waiting for the registry, say) is interrupted, not decided:
             // it stays unfinished and is read again after the restart.
             startQueue.finish()
+            runnerWanted.finish()
             dispatchTask.cancel()
             let idleUntil = ContinuousClock.now + .seconds(5)
             while runningRequests > 0, ContinuousClock.now < idleUntil {
@@ -186,12 +192,15 @@ public final class VerificationWorker: Service, Sendable {
 
     // MARK: Jobs
 
-    /// Runs the jobs handed in on a fixed set of tasks until the queue is finished (a task per job
-    /// cost a task's creation and its first allocations each time); cancelling it cancels the jobs
-    /// (and those taken afterwards begin cancelled).
+    /// Runs the jobs handed in on long-lived runner tasks until the queue is finished (a task per
+    /// job cost a task's creation each time): one more runner whenever a job found none idle, up to
+    /// ``runners``, so an idle worker holds only as many as its busiest moment needed. Cancelling it
+    /// cancels the jobs (and those taken afterwards begin cancelled).
     private func dispatchLoop() async {
         await withDiscardingTaskGroup { group in
-            for _ in 0..<runners {
+            var started = 0
+            for await _ in runnerRequests where started < runners {
+                started += 1
                 group.addTask {
                     while let job = await self.startQueue.take() { await self.runLane(from: job) }
                 }
@@ -199,11 +208,16 @@ public final class VerificationWorker: Service, Sendable {
         }
     }
 
-    /// Hands jobs to ``dispatchLoop()``; after the shutdown finished its queue (nothing starts then,
-    /// but to be sure) a job is ended unfinished rather than left counted as running.
+    /// Hands jobs to the runners; after the shutdown finished the queue (nothing starts then, but
+    /// to be sure) a job is ended unfinished rather than left counted as running.
     private func start(_ jobs: some Sequence<Job>) {
-        for job in jobs where !startQueue.push(job) {
-            _ = state.withLock { $0.core.ended(lane: job.read.laneKey, position: job.position, leftUnfinished: true) }
+        for job in jobs {
+            switch startQueue.push(job) {
+            case .handedOver: break
+            case .kept: runnerWanted.yield()
+            case .refused:
+                _ = state.withLock { $0.core.ended(lane: job.read.laneKey, position: job.position, leftUnfinished: true) }
+            }
         }
     }
 

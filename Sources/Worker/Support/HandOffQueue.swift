@@ -4,8 +4,8 @@ import Synchronization
 /// A queue that many long-lived tasks take from one item at a time: a push hands its item straight
 /// to the task that has waited longest, or keeps it until one asks.
 ///
-/// It lets a fixed set of tasks run the worker's jobs, so that a job costs no task of its own
-/// (creating and freeing one per request was measurable in a burst).
+/// It lets a set of long-lived tasks run the worker's jobs, so that a job costs no task of its own;
+/// a push that finds nobody waiting says so, and the worker starts another runner (up to its bound).
 final class HandOffQueue<Element: Sendable>: Sendable {
     private struct State: ~Copyable {
         var items = CircularBuffer<Element>()
@@ -15,17 +15,26 @@ final class HandOffQueue<Element: Sendable>: Sendable {
 
     private let state = Mutex(State())
 
-    /// Adds an item; `false` (and nothing added) once the queue is finished.
+    enum Pushed: Equatable {
+        /// A waiting taker has it.
+        case handedOver
+        /// Nobody was waiting: the next taker gets it.
+        case kept
+        /// The queue is finished: not added.
+        case refused
+    }
+
+    /// Adds an item, handing it to the taker that has waited longest if there is one.
     @discardableResult
-    func push(_ element: Element) -> Bool {
-        let (accepted, taker) = state.withLock { state -> (Bool, CheckedContinuation<Element?, Never>?) in
-            if state.finished { return (false, nil) }
-            if let taker = state.takers.popFirst() { return (true, taker) }
+    func push(_ element: Element) -> Pushed {
+        let (pushed, taker) = state.withLock { state -> (Pushed, CheckedContinuation<Element?, Never>?) in
+            if state.finished { return (.refused, nil) }
+            if let taker = state.takers.popFirst() { return (.handedOver, taker) }
             state.items.append(element)
-            return (true, nil)
+            return (.kept, nil)
         }
         taker?.resume(returning: element)
-        return accepted
+        return pushed
     }
 
     /// The next item, waiting for one; `nil` once the queue is finished and drained.
@@ -61,4 +70,7 @@ final class HandOffQueue<Element: Sendable>: Sendable {
     }
 
     var count: Int { state.withLock { $0.items.count } }
+
+    /// Takers waiting for an item.
+    var waiting: Int { state.withLock { $0.takers.count } }
 }
