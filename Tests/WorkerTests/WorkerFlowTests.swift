@@ -91,14 +91,16 @@ struct WorkerFlowTests {
             let first = Requests.make(.submission, sample: wrong, dossierCode: "D-1", occurredAt: t0)
             let corrected = Requests.make(.submission, sample: right, dossierCode: "D-1", occurredAt: t0.addingTimeInterval(60))
             let stale = Requests.make(.submission, sample: wrong, dossierCode: "D-1", occurredAt: t0.addingTimeInterval(30))
-            let verdicts = try await harness.withWorker {
+            let (verdicts, runners) = try await harness.withWorker(adjusting: { _ in }) { runtime in
                 try await harness.send(first, key: "D-1")
                 _ = try await harness.verdicts(count: 1)
                 try await harness.send(corrected, key: "D-1")
                 _ = try await harness.verdicts(count: 2)
                 try await harness.send(stale, key: "D-1")
-                return try await harness.verdicts(count: 3)
+                return (try await harness.verdicts(count: 3), runtime.worker.runnersStarted)
             }
+            // One request at a time needs one runner task, not the running bound's 512.
+            #expect(runners >= 1 && runners <= 3, "\(runners) runners started")
             #expect(verdicts.map(\.outcome) == [.mismatch, .verified, .mismatch])
             #expect(verdicts.map { $0.dossier?.state } == [.needsCorrection, .accepted, .accepted])
         }

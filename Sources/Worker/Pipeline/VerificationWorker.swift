@@ -43,6 +43,7 @@ public final class VerificationWorker: Service, Sendable {
     /// A job was kept because no runner was idle: start another (up to ``runners``).
     private let runnerWanted: AsyncStream<Void>.Continuation
     private let runnerRequests: AsyncStream<Void>
+    private let startedRunners = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
 
     /// One consumed request to decide, with what the batch's lookups found for it.
@@ -117,6 +118,9 @@ public final class VerificationWorker: Service, Sendable {
 
     /// Requests being decided or recorded right now (not those waiting behind their lane).
     public var runningRequests: Int { state.withLock { $0.core.running } }
+
+    /// Runner tasks started so far: as many as the most jobs running at once needed, at most the running bound.
+    public var runnersStarted: Int { startedRunners.load(ordering: .relaxed) }
 
     public func run() async throws {
         await republishOutbox(olderThan: .zero)
@@ -201,6 +205,7 @@ public final class VerificationWorker: Service, Sendable {
             var started = 0
             for await _ in runnerRequests where started < runners {
                 started += 1
+                startedRunners.store(started, ordering: .relaxed)
                 group.addTask {
                     while let job = await self.startQueue.take() { await self.runLane(from: job) }
                 }
