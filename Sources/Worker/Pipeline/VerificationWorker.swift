@@ -202,10 +202,9 @@ public final class VerificationWorker: Service, Sendable {
     /// cancels the jobs (and those taken afterwards begin cancelled).
     private func dispatchLoop() async {
         await withDiscardingTaskGroup { group in
-            var started = 0
-            for await _ in runnerRequests where started < runners {
-                started += 1
-                startedRunners.store(started, ordering: .relaxed)
+            // Only this loop counts up, so the load and the add need not be one step.
+            for await _ in runnerRequests where runnersStarted < runners {
+                startedRunners.add(1, ordering: .relaxed)
                 group.addTask {
                     while let job = await self.startQueue.take() { await self.runLane(from: job) }
                 }
