@@ -67,6 +67,10 @@ public final class ResilientRegistryClient: Sendable {
     /// Calls waiting for a slot, and calls in flight.
     public var load: (waiting: Int, inFlight: Int) { self.scheduler.load }
 
+    /// Registry calls allowed in flight now (fixed, or adapting to the registry's latency:
+    /// ``FairScheduler/Configuration/adaptiveFrom``).
+    public var callsAllowed: Int { self.scheduler.callsAllowed }
+
     /// Fails waiting calls and refuses new ones. Does not shut the transport down.
     public func shutdown() {
         self.scheduler.shutdown()
@@ -175,8 +179,10 @@ public final class ResilientRegistryClient: Sendable {
             // From admission: deadline passed while queueing, limiter unavailable, shut down.
             return .notMade(error)
         }
-        defer { self.scheduler.release() }
         let admittedAt = ContinuousClock.now
+        // Set once the call goes out: its latency sizes the calls allowed in flight.
+        var sentAt: ContinuousClock.Instant?
+        defer { self.scheduler.release(sentAt: sentAt) }
         // The last moment before sending that is ours: too late for the slot, give it up.
         guard !slot.isStale(at: admittedAt) else {
             self.metrics.recordStaleSlot()
@@ -206,12 +212,14 @@ public final class ResilientRegistryClient: Sendable {
         }
 
         let result: Result<Value, RegistryError>
+        sentAt = admittedAt
         do {
             result = .success(try await operation(self.transport, callDeadline))
         } catch let error as RegistryError {
             result = .failure(error)
         } catch {
-            // Cancelled: the call says nothing about the registry's health.
+            // Cancelled: the call says nothing about the registry's health, nor its latency.
+            sentAt = nil
             self.record(.neutral, ticket: ticket, endpoint: endpoint, logger: logger)
             throw error
         }

@@ -20,6 +20,17 @@ struct AdmissionScheduleTests {
         #expect(schedule.admitted == 1)
     }
 
+    @Test("a raised capacity admits waiting requests at once; a lowered one admits none until below it")
+    func capacityChanges() {
+        var schedule = AdmissionSchedule(capacity: 1)
+        for id in 1...4 { _ = schedule.enqueue(UInt64(id), agency: "A", queue: 2, deadline: nil) }
+        #expect(schedule.setCapacity(3) == [2, 3])
+        #expect(schedule.setCapacity(1) == [])
+        #expect(schedule.finish() == [])
+        #expect(schedule.finish() == [])
+        #expect(schedule.finish() == [4])
+    }
+
     @Test("a backlog of one agency does not hold another's requests behind it")
     func fairBetweenAgencies() {
         var schedule = AdmissionSchedule(capacity: 1)

@@ -75,10 +75,55 @@ struct QuotaUseTests {
         #expect(figures.busiestSecond <= figures.busiestAllowed, "\(figures)")
     }
 
+    /// A slow registry: answers in 600–800 ms, so 300 calls/s need about 210 in flight, more than
+    /// the 128 calls in flight a fixed default allowed (which reached 128 / 0.7 s ≈ 183/s, 61 %).
+    /// With `REGISTRY_CONCURRENCY` unset, calls in flight grow to what the limit needs. The warm-up
+    /// covers the ramp (calls in flight double about every answer: some 6 s).
+    @Test("a slow registry: calls in flight grow until the backlog uses at least 97 % of the limit, never more")
+    func backlogWithSlowAnswers() async throws {
+        let figures = try await Self.backlog(limit: 300, seconds: 30, measuring: 15, warmUp: 9, latencyMs: 600, latencySpreadMs: 200)
+        #expect(figures.steadyShare >= 0.97, "\(figures)")
+        #expect(figures.busiestSecond <= figures.busiestAllowed, "\(figures)")
+    }
+
+    /// A slow registry at a high limit: more calls in flight than the least running bound (512)
+    /// needs more requests running, so the running bound follows the calls allowed. Answers take
+    /// 1 s: the ramp to 128 takes about 7 s, then calls allowed grow past 128 and running past 512.
+    @Test("a slow registry at a high limit: requests running grow past 512 with the calls allowed")
+    func runningBoundFollowsCallsAllowed() async throws {
+        try await RegistrySimulator.withRunning(
+            configuration: .init(port: 0, population: 20_000, behaviour: .init(latencyMs: 1_000))
+        ) { simulator in
+            let harness = try await WorkerHarness(name: "quota_running", simulator: simulator) { settings in
+                settings.registryRateLimit = 2_000
+                settings.registryLimiter = "local"
+            }
+            let population = harness.population()
+            let messages = (0..<3_000).map { i in
+                let request = Requests.make(.submission, sample: population.sample(i), dossierCode: "RUN-\(i)", agency: "A\(i % 3)")
+                return KafkaOutgoingMessage(
+                    topic: harness.topics.requests(.submission), key: Array("running-\(i)".utf8), value: request.encodedJSON())
+            }
+            #expect(await harness.producer.send(messages).allSatisfy { $0.error == nil })
+            let (running, allowed) = try await harness.withWorker(adjusting: { _ in }) { runtime in
+                var most = (running: 0, allowed: 0)
+                let until = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < until, most.running <= 512 {
+                    try await Task.sleep(for: .milliseconds(100))
+                    most = (max(most.running, runtime.worker.runningRequests), max(most.allowed, runtime.registry.callsAllowed))
+                }
+                return most
+            }
+            print("slow registry at 2,000/s: most requests running \(running), most calls allowed \(allowed)")
+            #expect(allowed > 128)
+            #expect(running > 512, "the running bound stayed at its least, 512")
+        }
+    }
+
     /// A backlog of `seconds` worth of quota, submissions from three agencies; the simulator's
     /// figures over `measuring` seconds once warmed up. Every call answered 200 (none refused).
     static func backlog(
-        limit: Int, seconds: Int, measuring: Double, latencyMs: Double = 100, latencySpreadMs: Double = 100
+        limit: Int, seconds: Int, measuring: Double, warmUp: Double = 3, latencyMs: Double = 100, latencySpreadMs: Double = 100
     ) async throws -> QuotaFigures {
         try await RegistrySimulator.withRunning(
             // One person per request: no answer to reuse (issue 13.5), every request a registry call.
@@ -99,7 +144,7 @@ struct QuotaUseTests {
             #expect(await harness.producer.send(messages).allSatisfy { $0.error == nil })
             simulator.simulator.resetStatistics()
             let figures = try await harness.withWorker {
-                try await QuotaFigures.measure(simulator.simulator, limit: limit, seconds: measuring)
+                try await QuotaFigures.measure(simulator.simulator, limit: limit, warmUp: warmUp, seconds: measuring)
             }
             print("quota use, single instance, backlog of \(total): \(figures)")
             let answers = simulator.simulator.statistics().calls.values.reduce(into: [String: Int]()) { $0.merge($1) { $0 + $1 } }

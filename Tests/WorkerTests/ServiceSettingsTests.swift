@@ -77,6 +77,27 @@ struct ServiceSettingsTests {
         }
     }
 
+    @Test("without REGISTRY_CONCURRENCY calls in flight adapt from 128 up to a second of quota (128…4,096); with it they are fixed")
+    func callsInFlightFollowTheQuota() async throws {
+        var logger = Logger(label: "settings-test")
+        logger.logLevel = .critical
+        for (limit, ceiling) in [(100, 128), (2_000, 2_000), (100_000, 4_096)] {
+            var settings = try ServiceSettings.fromEnvironment(
+                complete.merging(["REGISTRY_RATE_LIMIT": "\(limit)", "REGISTRY_LIMITER": "local"]) { $1 })
+            #expect(settings.registryConcurrency == nil)
+            #expect(settings.registryCallsCeiling == ceiling)
+            settings.kafkaBrokers = ["127.0.0.1:1"]
+            let runtime = try WorkerRuntime(settings: settings, logger: logger)
+            #expect(runtime.registry.configuration.scheduler.maxConcurrentCalls == ceiling)
+            #expect(runtime.registry.configuration.scheduler.adaptiveFrom == 128)
+            #expect(runtime.transport.configuration.concurrency == ceiling, "connections at most: opened only when all are busy")
+            await runtime.consumer.close()
+            await runtime.shutdown()
+        }
+        let fixed = try ServiceSettings.fromEnvironment(complete.merging(["REGISTRY_RATE_LIMIT": "2000", "REGISTRY_CONCURRENCY": "64"]) { $1 })
+        #expect(fixed.registryCallsCeiling == 64)
+    }
+
     @Test("the runtime builds its registry client from the settings")
     func runtimeUsesSettings() async throws {
         var settings = try ServiceSettings.fromEnvironment(
@@ -87,6 +108,7 @@ struct ServiceSettingsTests {
         let runtime = try WorkerRuntime(settings: settings, logger: logger)
         #expect(runtime.registry.configuration.callTimeout == .milliseconds(1500))
         #expect(runtime.registry.configuration.scheduler.maxConcurrentCalls == 16)
+        #expect(runtime.registry.configuration.scheduler.adaptiveFrom == nil, "REGISTRY_CONCURRENCY fixes calls in flight")
         #expect(runtime.transport.configuration.concurrency == 16)
         await runtime.consumer.close()
         await runtime.shutdown()

@@ -196,6 +196,27 @@ struct WorkerCoreTests {
         #expect(core.running == 2)
     }
 
+    @Test("the running bound follows the registry's calls allowed: raised, waiting jobs start; lowered, none until below it")
+    func runningBoundChanges() {
+        var core = WorkerCore<Int>(maxJobs: 100, maxRunning: 2)
+        core.read((0..<6).map { at(p0, $0) })
+        var starts: [Int] = []
+        for job in 0..<6 { starts += started(core.submit(job, lane: "k\(job)", position: at(p0, Int64(job)))) as [Int] }
+        #expect(starts == [0, 1])
+        let raised: [Int] = started(core.setRunningBound(4))
+        #expect(raised == [2, 3])
+        #expect(core.runningBound == 4 && core.running == 4 && core.waiting == 2)
+        #expect((started(core.setRunningBound(2)) as [Int]).isEmpty)
+        // Four run against a bound of two: the next start waits until fewer than two run.
+        for job in 0..<2 {
+            let next: [Int] = started(core.ended(lane: "k\(job)", position: at(p0, Int64(job)), leftUnfinished: false))
+            #expect(next.isEmpty)
+        }
+        let next: [Int] = started(core.ended(lane: "k2", position: at(p0, 2), leftUnfinished: false))
+        #expect(next == [4])
+        #expect(core.running == 2)
+    }
+
     @Test("running slots go round robin between agencies: a flood of one does not hold back another")
     func fairSlots() {
         var core = WorkerCore<Int>(maxJobs: 1_000, maxRunning: 1)

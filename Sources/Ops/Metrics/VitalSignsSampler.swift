@@ -14,6 +14,8 @@ import ServiceLifecycle
 ///   first, as the query waits for a connection);
 /// - `identity_registry_calls_waiting` and `identity_registry_calls_in_flight`: registry calls
 ///   queued for a rate-limit slot and being made;
+/// - `identity_registry_calls_allowed`: calls allowed in flight now (`REGISTRY_CONCURRENCY`, or
+///   the bound that adapts to the registry's latency when that is not set);
 /// - `identity_registry_quota_calls_per_second`: the configured fleet-wide limit
 ///   (`REGISTRY_RATE_LIMIT`), so dashboards can show quota use as a ratio.
 public final class VitalSignsSampler: Service {
@@ -47,6 +49,7 @@ public final class VitalSignsSampler: Service {
     private let postgresRoundTrip: Gauge
     private let registryWaiting: Gauge
     private let registryInFlight: Gauge
+    private let registryAllowed: Gauge
     private let registryQuota: Gauge
     private let logger: Logger
 
@@ -68,6 +71,7 @@ public final class VitalSignsSampler: Service {
         self.postgresRoundTrip = Gauge(label: "identity_postgres_round_trip_seconds", factory: metricsFactory)
         self.registryWaiting = Gauge(label: "identity_registry_calls_waiting", factory: metricsFactory)
         self.registryInFlight = Gauge(label: "identity_registry_calls_in_flight", factory: metricsFactory)
+        self.registryAllowed = Gauge(label: "identity_registry_calls_allowed", factory: metricsFactory)
         self.registryQuota = Gauge(label: "identity_registry_quota_calls_per_second", factory: metricsFactory)
         self.logger = logger
     }
@@ -93,6 +97,7 @@ public final class VitalSignsSampler: Service {
             let load = registry.load
             self.registryWaiting.record(load.waiting)
             self.registryInFlight.record(load.inFlight)
+            self.registryAllowed.record(registry.callsAllowed)
         }
         if let postgres = self.sources.postgres {
             let roundTrip = await withTimeBound(min(self.interval, .seconds(5))) { () -> Duration? in

@@ -13,7 +13,9 @@ import Synchronization
 /// ``Configuration/idleRestart`` without calls: each call that has to open a new connection (TCP,
 /// TLS) reaches the registry late by the handshake, and letting such calls go one at a time keeps
 /// them from arriving in a bunch, which could crowd a one-second window. The ramp takes
-/// `maxConcurrentCalls` calls, a fraction of a second under load.
+/// `maxConcurrentCalls` calls (``Configuration/adaptiveFrom`` when set), a fraction of a second
+/// under load. With ``Configuration/adaptiveFrom`` the bound then follows the registry's latency
+/// (``ConcurrencyLimit``).
 ///
 /// One pump task, started on demand and ended when nobody waits, takes slots from the limiter and
 /// hands each to the next waiter in fair order. At high limits it wakes at most once per
@@ -26,6 +28,12 @@ public final class FairScheduler: Sendable {
         /// Calls in flight at most; match it to the transport's connection pool. Default: `128`
         /// (`REGISTRY_CONCURRENCY`).
         public var maxConcurrentCalls: Int
+        /// When set, calls in flight ramp up to this many and then adapt up to
+        /// ``maxConcurrentCalls`` as the registry's latency allows (``ConcurrencyLimit``): growing
+        /// while the calls in flight, not the quota, hold the rate back and answers do not slow
+        /// down, shrinking back while they do. `nil`: fixed at ``maxConcurrentCalls``. Default:
+        /// `nil` (the service sets it when `REGISTRY_CONCURRENCY` is not given).
+        public var adaptiveFrom: Int?
         /// Per-agency weights (calls per round) for agencies that should get more than the default.
         /// Default: empty.
         public var weights: [String: Int]
@@ -46,9 +54,11 @@ public final class FairScheduler: Sendable {
             weights: [String: Int] = [:],
             defaultWeight: Int = 1,
             idleRestart: Duration = .seconds(30),
-            slotGrouping: Duration = .milliseconds(1)
+            slotGrouping: Duration = .milliseconds(1),
+            adaptiveFrom: Int? = nil
         ) {
             self.maxConcurrentCalls = maxConcurrentCalls
+            self.adaptiveFrom = adaptiveFrom
             self.weights = weights
             self.defaultWeight = defaultWeight
             self.idleRestart = idleRestart
@@ -58,6 +68,9 @@ public final class FairScheduler: Sendable {
         /// Checks the values, naming the one that cannot work.
         public func validate() throws {
             guard self.maxConcurrentCalls >= 1 else { throw RegistryConfigurationError("REGISTRY_CONCURRENCY must be at least 1") }
+            if let adaptiveFrom = self.adaptiveFrom, !(1...self.maxConcurrentCalls).contains(adaptiveFrom) {
+                throw RegistryConfigurationError("adaptive calls in flight must start between 1 and REGISTRY_CONCURRENCY")
+            }
             guard self.defaultWeight >= 1, self.weights.values.allSatisfy({ $0 >= 1 }) else {
                 throw RegistryConfigurationError("agency weights must be at least 1")
             }
@@ -78,8 +91,8 @@ public final class FairScheduler: Sendable {
         var waiters: [UInt64: CheckedContinuation<RegistryRateSlot, any Error>] = [:]
         var nextWaiterID: UInt64 = 0
         var inFlight = 0
-        /// Calls allowed in flight now: ramps up from 1 to `maxConcurrentCalls`.
-        var concurrencyLimit = 1
+        /// Calls allowed in flight now.
+        var limit: ConcurrencyLimit
         var lastRelease = ContinuousClock.now
         var pump = Pump.idle
         var pumpGeneration: UInt64 = 0
@@ -89,6 +102,11 @@ public final class FairScheduler: Sendable {
         /// When the deadline watcher wakes next; `nil` when it is not running.
         var watcherWakesAt: ContinuousClock.Instant?
         var watcher: Task<Void, Never>?
+
+        init(queue: FairQueue<UInt64>, limit: ConcurrencyLimit) {
+            self.queue = queue
+            self.limit = limit
+        }
 
         /// Drops deadlines of waiters already served or gone from the top of the heap, so that it
         /// holds little more than the waiting calls.
@@ -100,19 +118,28 @@ public final class FairScheduler: Sendable {
     public let configuration: Configuration
     private let limiter: any RegistryRateLimiter
     private let state: Mutex<State>
+    /// ``callsAllowed``, readable without the lock.
+    private let allowed = Atomic<Int>(1)
 
     /// - Throws: ``RegistryConfigurationError`` when the configuration is invalid.
     public init(limiter: any RegistryRateLimiter, configuration: Configuration = .init()) throws {
         try configuration.validate()
         self.configuration = configuration
         self.limiter = limiter
-        self.state = Mutex(State(queue: FairQueue(weights: configuration.weights, defaultWeight: configuration.defaultWeight)))
+        let limit = ConcurrencyLimit(
+            .init(
+                base: configuration.adaptiveFrom ?? configuration.maxConcurrentCalls, ceiling: configuration.maxConcurrentCalls,
+                adaptive: configuration.adaptiveFrom != nil))
+        self.state = Mutex(State(queue: FairQueue(weights: configuration.weights, defaultWeight: configuration.defaultWeight), limit: limit))
     }
 
     /// Calls waiting for a slot, and calls in flight.
     public var load: (waiting: Int, inFlight: Int) {
         self.state.withLock { ($0.waiters.count, $0.inFlight) }
     }
+
+    /// Calls allowed in flight now (``Configuration/adaptiveFrom``).
+    public var callsAllowed: Int { self.allowed.load(ordering: .relaxed) }
 
     /// Waits for `agency`'s turn, a rate-limit slot and a free connection, runs `body` (the call),
     /// then frees the connection.
@@ -129,7 +156,8 @@ public final class FairScheduler: Sendable {
         _ body: (RegistryRateSlot) async throws -> Result
     ) async throws -> Result {
         let slot = try await self.admit(agency: agency, deadline: deadline)
-        defer { self.release() }
+        let sentAt = ContinuousClock.now
+        defer { self.release(sentAt: sentAt) }
         return try await body(slot)
     }
 
@@ -216,9 +244,10 @@ public final class FairScheduler: Sendable {
         let reserved = self.state.withLock { state -> Bool in
             guard !state.isShutDown, state.waiters.isEmpty, case .idle = state.pump else { return false }
             if state.inFlight == 0, now - state.lastRelease > self.configuration.idleRestart {
-                state.concurrencyLimit = 1
+                state.limit.restart()
+                self.allowed.store(1, ordering: .relaxed)
             }
-            guard state.inFlight < state.concurrencyLimit else { return false }
+            guard state.inFlight < state.limit.limit else { return false }
             state.inFlight += 1
             return true
         }
@@ -241,12 +270,16 @@ public final class FairScheduler: Sendable {
     }
 
     /// Frees the capacity of a call admitted by ``admit(agency:deadline:)`` once it has finished.
-    func release() {
+    /// - Parameter sentAt: when the call was sent; `nil` if none was made.
+    func release(sentAt: ContinuousClock.Instant? = nil) {
+        let now = ContinuousClock.now
         let capacityWaiter: CheckedContinuation<Bool, Never>? = self.state.withLock { state in
             precondition(state.inFlight > 0, "FairScheduler: release without a permit in flight")
+            let saturated = state.inFlight >= state.limit.limit && !state.waiters.isEmpty
             state.inFlight -= 1
-            state.lastRelease = .now
-            state.concurrencyLimit = min(self.configuration.maxConcurrentCalls, state.concurrencyLimit + 1)
+            state.lastRelease = now
+            state.limit.finished(latency: sentAt.map { now - $0 }, saturated: saturated, now: now)
+            self.allowed.store(state.limit.limit, ordering: .relaxed)
             guard case .waitingForCapacity(let generation, let task, let continuation) = state.pump else { return nil }
             state.pump = .running(generation: generation, task: task)
             return continuation
@@ -318,9 +351,10 @@ public final class FairScheduler: Sendable {
             return false
         }
         if state.inFlight == 0, ContinuousClock.now - state.lastRelease > self.configuration.idleRestart {
-            state.concurrencyLimit = 1
+            state.limit.restart()
+            self.allowed.store(1, ordering: .relaxed)
         }
-        return state.inFlight < state.concurrencyLimit ? true : nil
+        return state.inFlight < state.limit.limit ? true : nil
     }
 
     private func runPump() async {

@@ -173,6 +173,15 @@ struct WorkerCore<Job: Sendable>: Sendable {
         return actions
     }
 
+    /// Jobs that may run at once now.
+    var runningBound: Int { slots.capacity }
+
+    /// Changes how many jobs may run at once (the registry's calls allowed in flight changed);
+    /// raising it starts waiting jobs, lowering it starts none until enough have ended.
+    mutating func setRunningBound(_ bound: Int) -> [Action] {
+        start(slots.setCapacity(bound))
+    }
+
     /// A message is finished for good (its verdict delivered or safely stored, dead-lettered, or parked).
     mutating func completed(_ position: TopicPartitionOffset) {
         offsets.completed(position.topicPartition, offset: position.offset)

@@ -40,6 +40,9 @@ public final class VerificationWorker: Service, Sendable {
     /// At most how many tasks run jobs: as many as the core lets run at once, so a started job
     /// never waits for one. They are started as jobs find none idle (``dispatchLoop()``).
     private let runners: Int
+    /// Set when the registry's calls in flight adapt (``FairScheduler/Configuration/adaptiveFrom``)
+    /// and no fixed running bound was given: the running bound then follows the calls allowed.
+    private let adaptiveRunningFrom: Int?
     /// A job was kept because no runner was idle: start another (up to ``runners``).
     private let runnerWanted: AsyncStream<Void>.Continuation
     private let runnerRequests: AsyncStream<Void>
@@ -101,12 +104,14 @@ public final class VerificationWorker: Service, Sendable {
         self.metrics.trackParkedKeys(parkedSealer.keyIDs)
         let scheduler = registry.configuration.scheduler
         self.runners = configuration.runningBound(registryConcurrency: scheduler.maxConcurrentCalls)
+        // Calls in flight that adapt to the registry's latency take the running bound with them.
+        self.adaptiveRunningFrom = configuration.maxRunning == nil ? scheduler.adaptiveFrom : nil
         (self.runnerRequests, self.runnerWanted) = AsyncStream.makeStream(of: Void.self)
         self.state = Mutex(
             State(
                 core: WorkerCore(
                     maxJobs: configuration.maxInFlight,
-                    maxRunning: runners,
+                    maxRunning: configuration.runningBound(registryConcurrency: scheduler.adaptiveFrom ?? scheduler.maxConcurrentCalls),
                     weights: scheduler.weights, defaultWeight: scheduler.defaultWeight)))
         self.admission = RegistryAdmission(
             capacity: configuration.admissionCapacity(registryConcurrency: scheduler.maxConcurrentCalls),
@@ -235,7 +240,12 @@ public final class VerificationWorker: Service, Sendable {
             let (starts, reader) = state.withLock { state -> ([Job], CheckedContinuation<Void, Never>?) in
                 var starts: [Job] = []
                 var reader: CheckedContinuation<Void, Never>?
-                for action in state.core.ended(lane: job.read.laneKey, position: job.position, leftUnfinished: leftUnfinished) {
+                var actions = state.core.ended(lane: job.read.laneKey, position: job.position, leftUnfinished: leftUnfinished)
+                if let from = adaptiveRunningFrom {
+                    let bound = configuration.runningBound(registryConcurrency: max(from, registry.callsAllowed))
+                    if bound != state.core.runningBound { actions += state.core.setRunningBound(bound) }
+                }
+                for action in actions {
                     switch action {
                     case .start(let job): starts.append(job)
                     case .resumeReading: reader = state.reader.take()

@@ -46,7 +46,7 @@ public struct ServiceSettings: Sendable {
     /// The registry transport's settings: URL, token (and its file), TLS files, concurrency.
     public var registryTransport: HTTPRegistryClient.Configuration {
         var configuration = HTTPRegistryClient.Configuration(
-            baseURL: registryURL, token: registryToken, concurrency: registryConcurrency)
+            baseURL: registryURL, token: registryToken, concurrency: registryCallsCeiling)
         configuration.tokenFile = registryTokenFile
         configuration.caFile = registryCAFile
         configuration.clientCertificateFile = registryClientCertFile
@@ -64,13 +64,31 @@ public struct ServiceSettings: Sendable {
     public var registryRateLimit = 100
     /// `REGISTRY_LIMITER`: `fleet` (shared through PostgreSQL) or `local` (this process only). Default: `fleet`.
     public var registryLimiter = "fleet"
-    /// `REGISTRY_CONCURRENCY`: HTTP connections to the registry, and calls in flight. Default: 128:
-    /// enough for the limit times the slowest answers (300/s × 200 ms = 60) with room, which 64 was
-    /// not always (quota use 89.6–97.0 % of 300/s with 64, 96.9–97.0 % with 128; docs/benchmarks.md).
-    public var registryConcurrency = ServiceSettings.defaultRegistryConcurrency
+    /// `REGISTRY_CONCURRENCY`: calls in flight to the registry, fixed (and HTTP connections at
+    /// most). Default: none: calls in flight adapt to the registry's latency, from 128 (enough for
+    /// 300/s × 200 ms with room, which 64 was not always: docs/benchmarks.md) up to
+    /// ``registryCallsCeiling``, growing while they hold the rate below the quota and answers do not
+    /// slow down (docs/registry.md "Calls in flight").
+    public var registryConcurrency: Int?
     public static let defaultRegistryConcurrency = 128
+    /// The most registry calls in flight: `REGISTRY_CONCURRENCY`, or, adapting, one second of
+    /// quota (a registry answering within a second can then be used up to its limit), at least
+    /// 128, at most 4,096, and at most the open-file limit less 256 (each call may need a
+    /// connection, and the process needs descriptors for the rest).
+    public var registryCallsCeiling: Int {
+        if let registryConcurrency { return registryConcurrency }
+        let files = Self.openFileLimit.map { max(Self.defaultRegistryConcurrency, $0 - 256) } ?? 4_096
+        return min(4_096, files, max(Self.defaultRegistryConcurrency, registryRateLimit))
+    }
+
+    /// The process's soft limit on open files, `nil` if unknown or unlimited.
+    static var openFileLimit: Int? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(Int.max) else { return nil }
+        return Int(clamping: limit.rlim_cur)
+    }
     /// `REGISTRY_HTTP_CONNECTIONS`: keep-alive connections to the registry at most, opened only
-    /// when all open ones are busy. Default: none (= `REGISTRY_CONCURRENCY`). docs/registry.md.
+    /// when all open ones are busy. Default: none (= ``registryCallsCeiling``). docs/registry.md.
     public var registryHTTPConnections: Int?
     /// `REGISTRY_HTTP_PIPELINING`: requests in flight per registry connection (HTTP/1.1 pipelining,
     /// used only once the connection bound is reached). Default: 1 (off). docs/registry.md.
@@ -82,7 +100,8 @@ public struct ServiceSettings: Sendable {
     /// `REGISTRY_TIMEOUT_MS` (5 s), `REGISTRY_MAX_ATTEMPTS` (4),
     /// `REGISTRY_BACKOFF_INITIAL_MS` (100), `REGISTRY_BACKOFF_MAX_MS` (5,000),
     /// `REGISTRY_BREAKER_FAILURES` (5), `REGISTRY_BREAKER_OPEN_MS` (5,000). Its scheduler's
-    /// calls in flight follow `registryConcurrency`.
+    /// calls in flight follow `registryConcurrency`, or adapt up to ``registryCallsCeiling`` (the
+    /// runtime sets them).
     public var registryClient = ResilientRegistryClient.Configuration()
     /// `SUBJECT_REF_KEY` (or `SUBJECT_REF_KEY_FILE`): base64 of at least 16 bytes. Required.
     public var subjectRefKey: [UInt8]

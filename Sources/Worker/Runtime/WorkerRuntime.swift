@@ -60,7 +60,9 @@ public struct WorkerRuntime: Sendable {
             ? try LocalRateLimiter(rateLimit: rateLimit)
             : try FleetRateLimiter(client: postgres, configuration: .init(rateLimit: rateLimit), logger: logger)
         var registryConfiguration = settings.registryClient
-        registryConfiguration.scheduler.maxConcurrentCalls = settings.registryConcurrency
+        registryConfiguration.scheduler.maxConcurrentCalls = settings.registryCallsCeiling
+        registryConfiguration.scheduler.adaptiveFrom =
+            settings.registryConcurrency == nil ? min(ServiceSettings.defaultRegistryConcurrency, settings.registryCallsCeiling) : nil
         registry = try ResilientRegistryClient(
             transport: observeTransport(transport), limiter: limiter, configuration: registryConfiguration, logger: logger,
             tracer: tracer)

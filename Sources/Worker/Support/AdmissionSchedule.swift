@@ -63,6 +63,13 @@ struct AdmissionSchedule {
         return self.admit()
     }
 
+    /// Changes how many may be admitted at once; returns the requests admitted now (when raised).
+    /// Lowered below those admitted, no more are admitted until enough have finished.
+    mutating func setCapacity(_ capacity: Int) -> [UInt64] {
+        self.capacity = max(1, capacity)
+        return self.admit()
+    }
+
     /// An admitted request is done with the registry; returns the requests admitted in its place.
     mutating func finish() -> [UInt64] {
         precondition(self.admitted > 0, "AdmissionSchedule: finish without an admitted request")
