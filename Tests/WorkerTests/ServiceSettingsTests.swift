@@ -77,13 +77,14 @@ struct ServiceSettingsTests {
         }
     }
 
-    @Test("without REGISTRY_CONCURRENCY calls in flight adapt from 128 up to a second of quota (128…4,096); with it they are fixed")
+    @Test("without REGISTRY_CONCURRENCY calls in flight adapt from 128 up to a call timeout's quota (128…4,096); with it they are fixed")
     func callsInFlightFollowTheQuota() async throws {
         var logger = Logger(label: "settings-test")
         logger.logLevel = .critical
-        for (limit, ceiling) in [(100, 128), (2_000, 2_000), (100_000, 4_096)] {
+        // The default call timeout is 5 s: 20/s × 5 s = 100 (128 at least), 100/s × 5 s = 500.
+        for (limit, timeout, ceiling) in [(20, 5_000, 128), (100, 5_000, 500), (300, 2_000, 600), (2_000, 5_000, 4_096), (100_000, 5_000, 4_096)] {
             var settings = try ServiceSettings.fromEnvironment(
-                complete.merging(["REGISTRY_RATE_LIMIT": "\(limit)", "REGISTRY_LIMITER": "local"]) { $1 })
+                complete.merging(["REGISTRY_RATE_LIMIT": "\(limit)", "REGISTRY_TIMEOUT_MS": "\(timeout)", "REGISTRY_LIMITER": "local"]) { $1 })
             #expect(settings.registryConcurrency == nil)
             #expect(settings.registryCallsCeiling == ceiling)
             settings.kafkaBrokers = ["127.0.0.1:1"]

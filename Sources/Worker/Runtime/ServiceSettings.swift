@@ -71,14 +71,16 @@ public struct ServiceSettings: Sendable {
     /// slow down (docs/registry.md "Calls in flight").
     public var registryConcurrency: Int?
     public static let defaultRegistryConcurrency = 128
-    /// The most registry calls in flight: `REGISTRY_CONCURRENCY`, or, adapting, one second of
-    /// quota (a registry answering within a second can then be used up to its limit), at least
-    /// 128, at most 4,096, and at most the open-file limit less 256 (each call may need a
-    /// connection, and the process needs descriptors for the rest).
+    /// The most registry calls in flight: `REGISTRY_CONCURRENCY`, or, adapting, the quota of one
+    /// call timeout (`REGISTRY_RATE_LIMIT` × `REGISTRY_TIMEOUT_MS`: a registry answering within
+    /// the timeout can then be used up to its limit), at least 128, at most 4,096, and at most the
+    /// open-file limit less 256 (each call may need a connection, and the process needs
+    /// descriptors for the rest).
     public var registryCallsCeiling: Int {
         if let registryConcurrency { return registryConcurrency }
         let files = Self.openFileLimit.map { max(Self.defaultRegistryConcurrency, $0 - 256) } ?? 4_096
-        return min(4_096, files, max(Self.defaultRegistryConcurrency, registryRateLimit))
+        let quota = (Double(registryRateLimit) * registryClient.callTimeout.seconds).rounded(.up)
+        return min(4_096, files, max(Self.defaultRegistryConcurrency, Int(min(quota, 4_096))))
     }
 
     /// The process's soft limit on open files, `nil` if unknown or unlimited.
