@@ -180,7 +180,9 @@ public final class ResilientRegistryClient: Sendable {
             return .notMade(error)
         }
         let admittedAt = ContinuousClock.now
-        // Set once the call goes out: its latency sizes the calls allowed in flight.
+        // Set once the call goes out, and kept if it is answered: the answer's latency sizes the
+        // calls allowed in flight. A failure says nothing of the pace (a call cut short by its
+        // request's deadline fails in a few ms and would make every answer look slow).
         var sentAt: ContinuousClock.Instant?
         defer { self.scheduler.release(sentAt: sentAt) }
         // The last moment before sending that is ours: too late for the slot, give it up.
@@ -226,6 +228,7 @@ public final class ResilientRegistryClient: Sendable {
 
         let finishedAt = ContinuousClock.now
         let error = result.failure
+        if error != nil { sentAt = nil }
         self.metrics.recordCall(
             endpoint: endpoint,
             status: RegistryMetrics.statusLabel(httpStatus: error?.httpStatus, error: error),
