@@ -49,7 +49,7 @@ struct ConcurrencyLimit: Sendable {
 
     /// A call finished.
     /// - Parameters:
-    ///   - latency: how long it took, `nil` if none was made (a missed slot, an open circuit).
+    ///   - latency: how long its answer took, `nil` if it got none (not made, cancelled, failed).
     ///   - saturated: every allowed call was in flight and others waited for room.
     mutating func finished(latency: Duration?, saturated: Bool, now: ContinuousClock.Instant) {
         if let latency { self.observe(latency, now: now) }
