@@ -168,37 +168,6 @@ extension RegistryIntegrationTests {
             }
         }
 
-        /// Calls in flight that adapt (issue 13) take their pace from answers only: calls cut short by
-        /// their request's deadline fail in a few ms, and counted they would make every 100-ms answer
-        /// look "slower than usual", so the bound would never grow.
-        @Test func failedCallsDoNotSetThePaceOfAdaptiveCallsInFlight() async throws {
-            try await TestEnvironment.withSimulator(behaviour: SimulatorBehaviour(latencyMs: 100)) { simulator in
-                let configuration = ResilientRegistryClient.Configuration(
-                    callTimeout: .seconds(5), retry: .init(maxAttempts: 1),
-                    scheduler: .init(maxConcurrentCalls: 64, adaptiveFrom: 4))
-                try await Self.withClient(simulator, configuration: configuration) { client in
-                    let query = TestEnvironment.query(simulator.simulator.population.citizen(at: 7))
-                    // The ramp to 4, one answer at a time.
-                    for _ in 0..<3 { _ = try await client.verify(query, context: .init(agency: "A")) }
-                    // Four calls sent at once with 30 ms left before their deadline: all time out.
-                    await withTaskGroup(of: Void.self) { group in
-                        for _ in 0..<4 {
-                            group.addTask { _ = try? await client.verify(query, context: .init(agency: "A", deadline: .now + .milliseconds(30))) }
-                        }
-                    }
-                    // A backlog of 100-ms answers: every allowed call in flight, others waiting.
-                    await withTaskGroup(of: Void.self) { group in
-                        for caller in 0..<48 {
-                            group.addTask {
-                                for _ in 0..<3 { _ = try? await client.verify(query, context: .init(agency: "A\(caller % 3)")) }
-                            }
-                        }
-                    }
-                    #expect(client.callsAllowed > 8, "calls allowed stayed at \(client.callsAllowed)")
-                }
-            }
-        }
-
         @Test func hangingRegistryTimesOutAndDeadlinesHold() async throws {
             let behaviour = SimulatorBehaviour(hangRate: 1, hangSeconds: 30)
             try await TestEnvironment.withSimulator(behaviour: behaviour) { simulator in
