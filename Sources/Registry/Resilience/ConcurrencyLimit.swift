@@ -6,8 +6,9 @@
 /// (``Configuration/adaptive`` off) it stays at the base. Adaptive, it goes on between the base and
 /// ``Configuration/ceiling``: a registry answering in 100 ms serves at most ten calls a second per
 /// call in flight, so a quota of 2,000/s needs 200 in flight, which no fixed default fits at every
-/// limit. The limit grows by one per finished call while every allowed call is in flight and more
-/// wait (the calls in flight, not the quota, hold the rate back) *and* answers are not slower than
+/// limit. The limit grows by one per finished call while the calls in flight fill it (on average:
+/// ``saturated(inFlight:waiting:)``) and more wait (the calls in flight, not the quota or the
+/// worker's CPU, hold the rate back) *and* answers are not slower than
 /// usual; it shrinks by one per finished call while they are, back to the base at most. Answers
 /// that slow down as calls are added mean the extra calls only queue (in the registry, the
 /// network or this process's own event loop): more in flight would buy nothing but load.
@@ -26,6 +27,9 @@ struct ConcurrencyLimit: Sendable {
         var window: Duration = .seconds(10)
         var tolerance: Double = 2
         var slack: Duration = .milliseconds(1)
+        /// The calls in flight hold the rate back while, on average at recent finishes, they left
+        /// at most this share of the limit unused (see ``saturated(inFlight:waiting:)``).
+        var fullEnough: Double = 0.2
     }
 
     let configuration: Configuration
@@ -37,6 +41,9 @@ struct ConcurrencyLimit: Sendable {
     private var windowEnds: ContinuousClock.Instant?
     /// Recent latency, smoothed (seconds).
     private var recent: Double?
+    /// The share of the limit not in flight at recent finishes while calls waited, smoothed; all
+    /// of it until seen otherwise.
+    private var room: Double = 1
 
     init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -45,6 +52,25 @@ struct ConcurrencyLimit: Sendable {
     /// Back to one after an idle spell: the transport may have closed its connections.
     mutating func restart() {
         self.limit = 1
+    }
+
+    /// Whether a call finishing now finds the calls in flight holding the rate back: others wait,
+    /// and at recent finishes the calls in flight were close to the limit on average (at most
+    /// ``Configuration/fullEnough`` of it unused). One look would not do: the pump refills room
+    /// slot by slot at the quota's pace, so answers that come back together find some of it
+    /// empty even while every call allowed is used (with 1-s answers only one finished call in
+    /// ten or more saw the limit full); a worker that cannot feed the calls (a busy CPU) leaves
+    /// far more of it empty, for long (a third of it in the yardstick's burst), and must not grow
+    /// it.
+    /// - Parameters:
+    ///   - inFlight: calls in flight, the finishing one included.
+    ///   - waiting: whether calls wait for room.
+    mutating func saturated(inFlight: Int, waiting: Bool) -> Bool {
+        guard waiting else { return false }
+        let unused = Double(max(0, self.limit - inFlight)) / Double(self.limit)
+        // About the last 32 finishes.
+        self.room += (unused - self.room) / 32
+        return self.room <= self.configuration.fullEnough
     }
 
     /// A call finished.

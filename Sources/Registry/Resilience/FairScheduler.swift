@@ -275,7 +275,7 @@ public final class FairScheduler: Sendable {
         let now = ContinuousClock.now
         let capacityWaiter: CheckedContinuation<Bool, Never>? = self.state.withLock { state in
             precondition(state.inFlight > 0, "FairScheduler: release without a permit in flight")
-            let saturated = state.inFlight >= state.limit.limit && !state.waiters.isEmpty
+            let saturated = state.limit.saturated(inFlight: state.inFlight, waiting: !state.waiters.isEmpty)
             state.inFlight -= 1
             state.lastRelease = now
             state.limit.finished(latency: sentAt.map { now - $0 }, saturated: saturated, now: now)
