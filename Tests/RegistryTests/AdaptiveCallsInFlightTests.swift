@@ -14,7 +14,13 @@ import Testing
             let configuration = ResilientRegistryClient.Configuration(
                 callTimeout: .seconds(5), retry: .init(maxAttempts: 1),
                 scheduler: .init(maxConcurrentCalls: 64, adaptiveFrom: 4))
-            try await RegistryIntegrationTests.ResilientClientTests.withClient(simulator, configuration: configuration) { client in
+            // As many connections as calls allowed, as the service has: fewer would queue calls in
+            // the HTTP pool, which the bound reads as answers slowing down.
+            try await TestEnvironment.withTransport(for: simulator, concurrency: 64) { transport in
+                let client = try ResilientRegistryClient(
+                    transport: transport, limiter: try LocalRateLimiter(callsPerSecond: 1_000),
+                    configuration: configuration, logger: TestEnvironment.logger)
+                defer { client.shutdown() }
                 let query = TestEnvironment.query(simulator.simulator.population.citizen(at: 7))
                 // The ramp to 4, one answer at a time.
                 for _ in 0..<3 { _ = try await client.verify(query, context: .init(agency: "A")) }

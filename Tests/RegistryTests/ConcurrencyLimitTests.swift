@@ -104,43 +104,55 @@ import Testing
 
     /// Answers that come back together find the limit full only at the first of them: the pump
     /// refills the room slot by slot at the quota's pace. One look at each finish would say "not
-    /// saturated" nine times in ten (with 1-s answers the bound grew by 10–25 a second); on average
-    /// the calls in flight used all but a few per cent of the limit, and they held the rate back.
-    @Test("saturated: calls in flight near the limit on average while others wait, not only at the one finish that found it full")
+    /// saturated" nine times in ten (with 1-s answers the bound grew by only 10–25 a second); over
+    /// time the calls in flight used all but a sliver of the limit, and held the rate back.
+    @Test("saturated: the limit full most of the time while others wait, not only at the one finish that found it full")
     func saturationIsAnAverage() {
         var limit = ConcurrencyLimit(.init(base: 100, ceiling: 1_000, adaptive: true))
         _ = Self.feed(&limit, 99, latency: .milliseconds(100), saturated: true, at: Self.start)
         #expect(limit.limit == 100)
-        // Bunches of ten answers: the first finds all 100 in flight, the others 1…9 fewer.
+        var now = Self.start
         var saturated: [Bool] = []
-        for finish in 0..<200 {
-            saturated.append(limit.saturated(inFlight: limit.limit - finish % 10, waiting: true))
+        for _ in 0..<20 {
+            // 100 ms full, then ten answers 50 µs apart, then their room refilled 100 µs apart.
+            limit.observe(inFlight: 100, waiting: true, now: now)
+            now += .milliseconds(100)
+            for finished in 1...10 {
+                limit.observe(inFlight: 100 - finished, waiting: true, now: now)
+                saturated.append(limit.saturated(waiting: true))
+                now += .microseconds(50)
+            }
+            for refilled in 1...10 {
+                limit.observe(inFlight: 90 + refilled, waiting: true, now: now)
+                now += .microseconds(100)
+            }
         }
-        // Not known to be full at first (about 60 finishes); from then on, every finish.
-        #expect(saturated.prefix(40).allSatisfy { !$0 })
-        #expect(saturated.suffix(100).allSatisfy { $0 }, "saturated at \(saturated.suffix(100).filter { $0 }.count) of the last 100")
+        #expect(saturated.allSatisfy { $0 }, "saturated at \(saturated.filter { $0 }.count) of 200 finishes")
         // Nobody waits: never saturated, however full.
-        let full = limit.limit
-        let idle = limit.saturated(inFlight: full, waiting: false)
-        #expect(!idle)
+        #expect(!limit.saturated(waiting: false))
     }
 
     /// A worker that cannot feed the calls (the yardstick's CPU-bound burst) leaves a third of the
-    /// limit empty on average, with the odd finish that finds it full: that must not grow it.
+    /// limit empty most of the time, with the odd moment when it is full: that must not grow it.
     @Test("not saturated: the limit mostly part-empty, though calls wait and some finishes find it full")
     func partEmptyIsNotSaturated() {
         var limit = ConcurrencyLimit(.init(base: 128, ceiling: 1_000, adaptive: true))
         _ = Self.feed(&limit, 127, latency: .milliseconds(1), saturated: true, at: Self.start)
-        var saturated = 0
-        for finish in 0..<500 {
-            let unused = [0, 10, 40, 60, 90][finish % 5]
-            if limit.saturated(inFlight: limit.limit - unused, waiting: true) { saturated += 1 }
+        var now = Self.start
+        var saturated: [Bool] = []
+        for step in 0..<2_000 {
+            let unused = [0, 10, 40, 60, 90][step % 5]
+            limit.observe(inFlight: 128 - unused, waiting: true, now: now)
+            if now - Self.start > .milliseconds(100) { saturated.append(limit.saturated(waiting: true)) }
+            now += .microseconds(150)
         }
-        #expect(saturated == 0, "saturated at \(saturated) of 500 finishes")
+        #expect(!saturated.isEmpty && saturated.allSatisfy { !$0 }, "saturated at \(saturated.filter { $0 }.count) of \(saturated.count)")
     }
 }
 
 /// The scheduler with a bound that adapts: a registry that answers slowly gets more calls in flight.
+/// In the timed pass (alone): on a loaded machine the pump refills room late, the calls in flight
+/// leave much of the limit unused, and the bound rightly does not grow (failed once in CI so).
 @Suite struct AdaptiveSchedulerTests {
     struct Unlimited: RegistryRateLimiter {
         let rate = try! LocalRateLimiter(callsPerSecond: 100_000)

@@ -6,10 +6,10 @@
 /// (``Configuration/adaptive`` off) it stays at the base. Adaptive, it goes on between the base and
 /// ``Configuration/ceiling``: a registry answering in 100 ms serves at most ten calls a second per
 /// call in flight, so a quota of 2,000/s needs 200 in flight, which no fixed default fits at every
-/// limit. The limit grows by one per finished call while the calls in flight fill it (on average:
-/// ``saturated(inFlight:waiting:)``) and more wait (the calls in flight, not the quota or the
-/// worker's CPU, hold the rate back) *and* answers are not slower than
-/// usual; it shrinks by one per finished call while they are, back to the base at most. Answers
+/// limit. The limit grows by one per finished call while the calls in flight fill it (on average
+/// over time: ``saturated(waiting:)``) and more wait (the calls in flight, not the quota or the
+/// worker's CPU, hold the rate back) *and* answers are not slower than usual; it shrinks by one
+/// per finished call while they are, back to the base at most. Answers
 /// that slow down as calls are added mean the extra calls only queue (in the registry, the
 /// network or this process's own event loop): more in flight would buy nothing but load.
 ///
@@ -27,9 +27,11 @@ struct ConcurrencyLimit: Sendable {
         var window: Duration = .seconds(10)
         var tolerance: Double = 2
         var slack: Duration = .milliseconds(1)
-        /// The calls in flight hold the rate back while, on average at recent finishes, they left
-        /// at most this share of the limit unused (see ``saturated(inFlight:waiting:)``).
+        /// The calls in flight hold the rate back while, on average over time, they left at most
+        /// this share of the limit unused as calls waited (see ``saturated(waiting:)``).
         var fullEnough: Double = 0.2
+        /// How far back the unused share is averaged.
+        var occupancySpan: Duration = .milliseconds(100)
     }
 
     let configuration: Configuration
@@ -41,9 +43,13 @@ struct ConcurrencyLimit: Sendable {
     private var windowEnds: ContinuousClock.Instant?
     /// Recent latency, smoothed (seconds).
     private var recent: Double?
-    /// The share of the limit not in flight at recent finishes while calls waited, smoothed; all
-    /// of it until seen otherwise.
-    private var room: Double = 1
+    /// The share of the limit left unused while calls waited, averaged over time (about the last
+    /// ``Configuration/occupancySpan``), and the state since the last change.
+    private var room: Double = 0
+    private var since: (at: ContinuousClock.Instant, unused: Double?)?
+    /// The start of the first interval averaged: until a span has passed, the average is over the
+    /// time since.
+    private var firstAt: ContinuousClock.Instant?
 
     init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -54,29 +60,37 @@ struct ConcurrencyLimit: Sendable {
         self.limit = 1
     }
 
+    /// The calls in flight or whether callers wait changed: the state until now is averaged in,
+    /// and this one holds from now on.
+    mutating func observe(inFlight: Int, waiting: Bool, now: ContinuousClock.Instant) {
+        if let since = self.since, let unused = since.unused, now > since.at {
+            let firstAt = self.firstAt ?? since.at
+            self.firstAt = firstAt
+            let span = min(self.configuration.occupancySpan, now - firstAt)
+            let weight = min(1, (now - since.at).seconds / span.seconds)
+            self.room += (unused - self.room) * weight
+        }
+        // While nobody waits, the room says nothing either way: that time is left out.
+        self.since = (now, waiting ? Double(max(0, self.limit - inFlight)) / Double(self.limit) : nil)
+    }
+
     /// Whether a call finishing now finds the calls in flight holding the rate back: others wait,
-    /// and at recent finishes the calls in flight were close to the limit on average (at most
-    /// ``Configuration/fullEnough`` of it unused). One look would not do: the pump refills room
-    /// slot by slot at the quota's pace, so answers that come back together find some of it
-    /// empty even while every call allowed is used (with 1-s answers only one finished call in
-    /// ten or more saw the limit full); a worker that cannot feed the calls (a busy CPU) leaves
-    /// far more of it empty, for long (a third of it in the yardstick's burst), and must not grow
-    /// it.
-    /// - Parameters:
-    ///   - inFlight: calls in flight, the finishing one included.
-    ///   - waiting: whether calls wait for room.
-    mutating func saturated(inFlight: Int, waiting: Bool) -> Bool {
-        guard waiting else { return false }
-        let unused = Double(max(0, self.limit - inFlight)) / Double(self.limit)
-        // About the last 32 finishes.
-        self.room += (unused - self.room) / 32
-        return self.room <= self.configuration.fullEnough
+    /// and over the last ``Configuration/occupancySpan`` the calls in flight left at most
+    /// ``Configuration/fullEnough`` of the limit unused, on average over time. A look at each
+    /// finish would not do: answers that come back together find the limit full only at the
+    /// first of them (the pump refills their room slot by slot at the quota's pace), so with 1-s
+    /// answers one finish in ten or fewer saw it full, and calls sent together and answered
+    /// together would see it full at one finish per bunch. Over time such gaps are brief. A
+    /// worker that cannot feed the calls (a busy CPU) leaves the limit part-empty most of the
+    /// time (a third of it in the yardstick's burst) and must not grow it.
+    func saturated(waiting: Bool) -> Bool {
+        waiting && self.firstAt != nil && self.room <= self.configuration.fullEnough
     }
 
     /// A call finished.
     /// - Parameters:
     ///   - latency: how long its answer took, `nil` if it got none (not made, cancelled, failed).
-    ///   - saturated: every allowed call was in flight and others waited for room.
+    ///   - saturated: the calls in flight held the rate back (``saturated(waiting:)``).
     mutating func finished(latency: Duration?, saturated: Bool, now: ContinuousClock.Instant) {
         if let latency { self.observe(latency, now: now) }
         if self.limit < self.configuration.base {

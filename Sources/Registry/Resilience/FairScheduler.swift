@@ -208,6 +208,7 @@ public final class FairScheduler: Sendable {
                     if Task.isCancelled { return .fail(CancellationError()) }
                     state.waiters[id] = continuation
                     state.queue.enqueue(id, for: agency)
+                    if state.waiters.count == 1 { state.limit.observe(inFlight: state.inFlight, waiting: true, now: .now) }
                     var watcher: ContinuousClock.Instant?
                     if let deadline {
                         state.pruneDeadlines()
@@ -249,6 +250,7 @@ public final class FairScheduler: Sendable {
             }
             guard state.inFlight < state.limit.limit else { return false }
             state.inFlight += 1
+            state.limit.observe(inFlight: state.inFlight, waiting: false, now: now)
             return true
         }
         guard reserved else { return nil }
@@ -262,6 +264,7 @@ public final class FairScheduler: Sendable {
         let capacityWaiter: CheckedContinuation<Bool, Never>? = self.state.withLock { state in
             precondition(state.inFlight > 0, "FairScheduler: unreserve without a permit in flight")
             state.inFlight -= 1
+            state.limit.observe(inFlight: state.inFlight, waiting: !state.waiters.isEmpty, now: .now)
             guard case .waitingForCapacity(let generation, let task, let continuation) = state.pump else { return nil }
             state.pump = .running(generation: generation, task: task)
             return continuation
@@ -275,8 +278,9 @@ public final class FairScheduler: Sendable {
         let now = ContinuousClock.now
         let capacityWaiter: CheckedContinuation<Bool, Never>? = self.state.withLock { state in
             precondition(state.inFlight > 0, "FairScheduler: release without a permit in flight")
-            let saturated = state.limit.saturated(inFlight: state.inFlight, waiting: !state.waiters.isEmpty)
             state.inFlight -= 1
+            state.limit.observe(inFlight: state.inFlight, waiting: !state.waiters.isEmpty, now: now)
+            let saturated = state.limit.saturated(waiting: !state.waiters.isEmpty)
             state.lastRelease = now
             state.limit.finished(latency: sentAt.map { now - $0 }, saturated: saturated, now: now)
             self.allowed.store(state.limit.limit, ordering: .relaxed)
@@ -412,6 +416,7 @@ public final class FairScheduler: Sendable {
                 while let (_, id) = state.queue.dequeue() {
                     if let waiter = state.waiters.removeValue(forKey: id) {
                         state.inFlight += 1
+                        state.limit.observe(inFlight: state.inFlight, waiting: !state.waiters.isEmpty, now: .now)
                         return waiter
                     }
                 }
