@@ -4,8 +4,8 @@
 Starts nginx as an instant registry (it logs each call's arrival time), optionally the project's
 throwaway PostgreSQL for the fleet limiter, runs `idverify-bench registry-load` (release build) in
 one or more processes at --rate, and prints the steady calls per second and the busiest sliding
-second as nginx saw them, and the client processes' CPU per call. A benchmark command, not a test (docs/benchmarks.md, "Calls in flight
-that follow the registry").
+second as nginx saw them, and the client processes' CPU per call. A benchmark command, not a
+test (docs/benchmarks.md, "Calls in flight that follow the registry").
 
     swift build -c release --product idverify-bench
     python3 scripts/quota-ceiling.py --rate 10000
@@ -61,8 +61,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def figures(path: str, rate: int) -> str:
-    arrivals = sorted(float(line) for line in open(path) if line.strip())
+def figures(arrivals: list, rate: int) -> str:
     if len(arrivals) < 2:
         return "no calls arrived"
     start = arrivals[0]
@@ -121,9 +120,10 @@ def main() -> int:
                                  check=True, capture_output=True, text=True).stdout
             url = out.strip().split("DATABASE_URL=", 1)[1]
             database = ["--database-url", url, "--quota-name", f"ceiling-{os.getpid()}"]
-        command = os.environ.get("QC_WRAP", "").split() + [bench, "registry-load", "--url", f"http://127.0.0.1:{port}", "--token", TOKEN,
-                   "--rate", str(args.rate), "--seconds", str(args.seconds),
-                   "--concurrency", str(args.concurrency)] + database
+        command = os.environ.get("QC_WRAP", "").split() + [
+            bench, "registry-load", "--url", f"http://127.0.0.1:{port}", "--token", TOKEN,
+            "--rate", str(args.rate), "--seconds", str(args.seconds),
+            "--concurrency", str(args.concurrency)] + database
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         loads = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
                  for _ in range(args.processes)]
@@ -131,14 +131,14 @@ def main() -> int:
             print("registry-load:", load.communicate()[0].strip())
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         time.sleep(1.5)  # nginx flushes its log buffer every second
-        arrivals = os.path.join(work, "arrivals.log")
+        with open(os.path.join(work, "arrivals.log")) as log:
+            arrivals = sorted(float(line) for line in log if line.strip())
         print(figures(arrivals, args.rate))
         # The client stack's own CPU (the load processes, waited for above; nginx still runs).
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        calls = sum(1 for line in open(arrivals) if line.strip())
-        if calls:
-            print(f"client CPU {cpu:.2f} s ({after.ru_utime - before.ru_utime:.2f} user, "
-                  f"{after.ru_stime - before.ru_stime:.2f} system): {1e6 * cpu / calls:.1f} us per call")
+        user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+        if arrivals:
+            print(f"client CPU {user + system:.2f} s ({user:.2f} user, {system:.2f} system): "
+                  f"{1e6 * (user + system) / len(arrivals):.1f} us per call")
     finally:
         server.terminate()
         server.wait()

@@ -63,6 +63,7 @@ struct ConcurrencyLimit: Sendable {
     /// The calls in flight or whether callers wait changed: the state until now is averaged in,
     /// and this one holds from now on.
     mutating func observe(inFlight: Int, waiting: Bool, now: ContinuousClock.Instant) {
+        guard self.configuration.adaptive else { return }  // a fixed limit never asks
         if let since = self.since, let unused = since.unused, now > since.at {
             let firstAt = self.firstAt ?? since.at
             self.firstAt = firstAt
