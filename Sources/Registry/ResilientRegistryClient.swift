@@ -27,6 +27,7 @@ public final class ResilientRegistryClient: Sendable {
     private let scheduler: FairScheduler
     private let breaker: Mutex<CircuitBreaker>
     private let metrics: RegistryMetrics
+    private let staleSlotCount = Atomic<Int>(0)
     private let logger: Logger
     private let tracer: any Tracer
 
@@ -66,6 +67,11 @@ public final class ResilientRegistryClient: Sendable {
 
     /// Calls waiting for a slot, and calls in flight.
     public var load: (waiting: Int, inFlight: Int) { self.scheduler.load }
+
+    /// Rate-limit slots given up since start because the call could not be sent within the
+    /// slot's late tolerance (the process was scheduled late: CPU starvation). Also counted by
+    /// `identity_registry_stale_slots_total`; readable here for tests and diagnostics.
+    public var staleSlots: Int { self.staleSlotCount.load(ordering: .relaxed) }
 
     /// Registry calls allowed in flight now (fixed, or adapting to the registry's latency:
     /// ``FairScheduler/Configuration/adaptiveFrom``).
@@ -188,6 +194,7 @@ public final class ResilientRegistryClient: Sendable {
         // The last moment before sending that is ours: too late for the slot, give it up.
         guard !slot.isStale(at: admittedAt) else {
             self.metrics.recordStaleSlot()
+            self.staleSlotCount.add(1, ordering: .relaxed)
             return .slotMissed
         }
         self.metrics.recordAdmissionWait(queuedAt.duration(to: admittedAt))

@@ -1,6 +1,7 @@
 import Foundation
 import Registry
 import RegistrySimulator
+import Synchronization
 import Testing
 
 extension RegistryIntegrationTests {
@@ -209,6 +210,37 @@ extension RegistryIntegrationTests {
                         try await Task.sleep(for: .milliseconds(20))
                     }
                     #expect(simulator.simulator.statistics().calls["verify"]?["hang"] == 2)
+                }
+            }
+        }
+        /// Hands out a first slot already older than its late tolerance (its caller was scheduled
+        /// too late), then fresh ones.
+        final class LateFirstSlot: RegistryRateLimiter {
+            let handedOut = Atomic<Int>(0)
+            func acquire() async throws -> RegistryRateSlot {
+                let late = self.handedOut.add(1, ordering: .relaxed).oldValue == 0
+                return RegistryRateSlot(time: late ? .now - .milliseconds(50) : .now, lateTolerance: .milliseconds(5))
+            }
+        }
+
+        @Test("a slot too late to use is given up, counted, and the call waits for another: never sent late")
+        func staleSlotIsGivenUpAndCounted() async throws {
+            try await TestEnvironment.withSimulator { simulator in
+                try await TestEnvironment.withTransport(for: simulator) { transport in
+                    let metrics = TestMetrics()
+                    let limiter = LateFirstSlot()
+                    let client = try ResilientRegistryClient(
+                        transport: transport, limiter: limiter, configuration: .init(retry: Self.fastRetries), metricsFactory: metrics,
+                        logger: TestEnvironment.logger)
+                    defer { client.shutdown() }
+                    let reply = try await client.verify(
+                        TestEnvironment.query(simulator.simulator.population.citizen(at: 21)), context: .init(agency: "A"))
+                    #expect(reply.value.match)
+                    #expect(reply.attempts == 1, "a missed slot is not an attempt")
+                    #expect(limiter.handedOut.load(ordering: .relaxed) == 2)
+                    #expect(client.staleSlots == 1)
+                    #expect(metrics.counter("identity_registry_stale_slots_total", []) == 1)
+                    #expect(simulator.simulator.statistics().totalCalls == 1, "one call went out, on the fresh slot")
                 }
             }
         }
