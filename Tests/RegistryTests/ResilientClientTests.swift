@@ -213,6 +213,7 @@ extension RegistryIntegrationTests {
                 }
             }
         }
+
         /// Hands out a first slot already older than its late tolerance (its caller was scheduled
         /// too late), then fresh ones.
         final class LateFirstSlot: RegistryRateLimiter {
