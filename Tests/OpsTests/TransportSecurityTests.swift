@@ -140,6 +140,11 @@ struct TransportSecurityTests {
                 try await Task.sleep(for: .milliseconds(300))
                 let result = try await client.verify(query, deadline: .now + .seconds(10))
                 #expect(result.match, "the same client, the new token")
+                // A token that could split a header (no header check on the way out) is not taken.
+                try "rotated-token\u{1}\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+                try await Task.sleep(for: .milliseconds(300))
+                let kept = try await client.verify(query, deadline: .now + .seconds(10))
+                #expect(kept.match, "the control character was refused; the previous token is still sent")
             }
         }
     }

@@ -33,6 +33,23 @@ import Testing
         #expect(throws: RegistryConfigurationError.self) { try FairScheduler.Configuration(maxConcurrentCalls: 0).validate() }
     }
 
+    /// The request's headers are not validated again on the way out, so a value that could split a
+    /// header (a control character in a token) must stop start-up, naming the setting.
+    @Test func headerValuesAreCheckedWhenConfigured() throws {
+        for token in ["abc\u{0}def", "abc\u{7}", "abc\r\nX-Evil: 1", "tab\tin", "ünicode"] {
+            let error = #expect(throws: RegistryConfigurationError.self) {
+                try HTTPRegistryClient.Configuration(baseURL: "https://registry.example", token: token).validate()
+            }
+            #expect(error?.message.contains("REGISTRY_TOKEN") == true)
+        }
+        var agent = HTTPRegistryClient.Configuration(baseURL: "https://registry.example", token: "t")
+        agent.userAgent = "idverify\r\nX-Evil: 1"
+        #expect(throws: RegistryConfigurationError.self) { try agent.validate() }
+        agent.userAgent = "tthc-identity-verifier/1.0 (province)"
+        try agent.validate()
+        try HTTPRegistryClient.Configuration(baseURL: "https://registry.example", token: "eyJhbGciOi.J9-_~+/=").validate()
+    }
+
     @Test func rateLimitSpacingNeverExceedsTheLimit() {
         for perSecond in [1, 3, 7, 100, 300, 999, 1_000, 12_345] {
             let limit = RegistryRateLimit(callsPerSecond: perSecond)

@@ -44,7 +44,7 @@ final class RegistryTokenSource: Sendable {
     private func reload(_ file: String) {
         let text = (try? Data(contentsOf: URL(fileURLWithPath: file))).flatMap { String(data: $0, encoding: .utf8) }
         let token = text.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        guard let token, !token.isEmpty, !token.contains(where: { $0.isWhitespace }) else {
+        guard let token, HTTPRegistryClient.Configuration.isVisibleASCII(token) else {
             let warn = self.state.withLock { state -> Bool in
                 defer { state.warned = true }
                 return !state.warned
