@@ -245,5 +245,52 @@ extension RegistryIntegrationTests {
                 }
             }
         }
+
+        /// Its first slot is handed out late (after 100 ms, already stale); from then on a slot is
+        /// due whenever asked.
+        final class LateFirstSlotThenDue: RegistryRateLimiter {
+            let acquired = Atomic<Int>(0)
+            let armed = Atomic<Bool>(false)
+            func acquire() async throws -> RegistryRateSlot {
+                guard self.acquired.add(1, ordering: .relaxed).oldValue == 0 else { return RegistryRateSlot(time: .now, lateTolerance: .milliseconds(5)) }
+                try await Task.sleep(for: .milliseconds(100))
+                self.armed.store(true, ordering: .relaxed)
+                return RegistryRateSlot(time: .now - .milliseconds(50), lateTolerance: .milliseconds(5))
+            }
+            func tryAcquireNow() -> RegistryRateSlot? {
+                self.armed.load(ordering: .relaxed) ? RegistryRateSlot(time: .now, lateTolerance: .milliseconds(5)) : nil
+            }
+        }
+
+        @Test("a stale slot is replaced by one due now, ahead of the calls queued meanwhile")
+        func staleSlotIsReplacedBySlotDueNow() async throws {
+            try await TestEnvironment.withSimulator { simulator in
+                try await TestEnvironment.withTransport(for: simulator) { transport in
+                    let limiter = LateFirstSlotThenDue()
+                    // One call in flight at first (the ramp), so the order the calls go out is the order they finish.
+                    let client = try ResilientRegistryClient(
+                        transport: transport, limiter: limiter, configuration: .init(retry: Self.fastRetries), logger: TestEnvironment.logger)
+                    defer { client.shutdown() }
+                    final class Finished: Sendable { let order = Mutex<[String]>([]) }
+                    let finished = Finished()
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for (agency, citizen) in [("A", 22), ("B", 23)] {
+                            group.addTask {
+                                let reply = try await client.verify(
+                                    TestEnvironment.query(simulator.simulator.population.citizen(at: citizen)), context: .init(agency: agency))
+                                #expect(reply.value.match)
+                                finished.order.withLock { $0.append(agency) }
+                            }
+                            // B queues while A waits for its (late) slot.
+                            try await Task.sleep(for: .milliseconds(30))
+                        }
+                        try await group.waitForAll()
+                    }
+                    #expect(client.staleSlots == 1, "the stale slot is still counted as given up")
+                    #expect(finished.order.withLock { $0 } == ["A", "B"], "A went out on a slot due now, before B")
+                    #expect(limiter.acquired.load(ordering: .relaxed) == 1, "no call waited for a second slot")
+                }
+            }
+        }
     }
 }

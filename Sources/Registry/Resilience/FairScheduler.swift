@@ -259,6 +259,12 @@ public final class FairScheduler: Sendable {
         return nil
     }
 
+    /// A rate-limit slot due now, for a call already admitted whose slot went stale before it
+    /// could be sent (its capacity is still held); `nil` if the limiter has none due.
+    func slotDueNow() -> RegistryRateSlot? {
+        self.limiter.tryAcquireNow()
+    }
+
     /// Gives back capacity reserved for a call that was not made.
     private func unreserve() {
         let capacityWaiter: CheckedContinuation<Bool, Never>? = self.state.withLock { state in
