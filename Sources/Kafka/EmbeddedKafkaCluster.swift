@@ -51,13 +51,15 @@ public final class EmbeddedKafkaCluster: Sendable {
     deinit {
         // The cluster must go before the handle it lives in, and tearing it
         // down blocks: both happen on a thread of their own, in that order.
-        // Its clients go first (up to 10 s): one still being destroyed would
-        // otherwise reconnect to a closed port and log an error.
+        // Its clients go first (up to 60 s): one still being destroyed would
+        // otherwise reconnect to a closed port and log an error. (10 s was too
+        // short for a client still in use on a loaded machine: CI's parallel
+        // tests saw the port closed under a live producer.)
         let cluster = self.cluster
         let handle = Unmanaged.passRetained(self.handle)
         let brokers = LiveClients.addresses(bootstrapServers)
         Thread.detachNewThread {
-            let until = ContinuousClock.now + .seconds(10)
+            let until = ContinuousClock.now + .seconds(60)
             while LiveClients.count(of: brokers) > 0, ContinuousClock.now < until { usleep(20_000) }
             rd_kafka_mock_cluster_destroy(cluster.pointer)
             handle.release()

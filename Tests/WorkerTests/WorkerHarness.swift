@@ -19,6 +19,15 @@ final class CapturedLogs: Sendable {
     let lines = Mutex<[String]>([])
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     var all: [String] { lines.withLock { $0 } }
+
+    /// What a failed expectation about one request shows: the lines naming it, then the last
+    /// warnings and registry lines (tests fail on loaded CI machines that cannot be watched).
+    func diagnosis(of requestId: String, last count: Int = 25) -> String {
+        let all = self.all
+        let named = all.filter { $0.contains("request.id=\(requestId)") }
+        let context = all.filter { $0.hasPrefix("warning") || $0.hasPrefix("error") || $0.contains("registry") }.suffix(count)
+        return (["lines naming \(requestId):"] + named + ["last warnings and registry lines:"] + context).joined(separator: "\n")
+    }
 }
 
 struct CapturingLogHandler: LogHandler {

@@ -101,7 +101,9 @@ struct WorkerPoisonMessageTests {
                 let verdicts = try all.filter { !$0.isDeadLetter }.map { try Verdict(json: $0.message.value) }
                 func verdict(_ requestId: String) -> Verdict? { verdicts.first { $0.requestId == requestId } }
                 for request in [keyless, nulKey, nulHeaders, longKeyed, longHeaders, last] {
-                    #expect(verdict(request.requestId)?.outcome == .verified, "\(request.channel) request")
+                    #expect(
+                        verdict(request.requestId)?.outcome == .verified,
+                        "\(request.channel) request\n\(harness.logs.diagnosis(of: request.requestId))")
                 }
                 let nulID = try #require(verdict("id\u{0}x"))
                 #expect(nulID.outcome == .invalid)

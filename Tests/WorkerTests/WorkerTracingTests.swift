@@ -54,7 +54,9 @@ struct WorkerTracingTests {
 
                 // The registry call is a descendant of the request's span: same trace, new span ids.
                 let registryCalls = seenByRegistry.filter { $0.split(separator: "-")[1] == item.trace }
-                #expect(registryCalls.count == 1, "one registry call in the request's trace")
+                #expect(
+                    registryCalls.count == 1,
+                    "one registry call in the request's trace; verdict \(String(decoding: message.value, as: UTF8.self))\n\(harness.logs.diagnosis(of: item.request.requestId))")
                 for call in registryCalls {
                     let span = String(call.split(separator: "-")[2])
                     #expect(span != item.span && span != verdictParts[2])
