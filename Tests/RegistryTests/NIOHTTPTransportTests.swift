@@ -76,6 +76,25 @@ struct NIOHTTPTransportTests {
         }
     }
 
+    @Test("a call waiting for a connection fails at its own deadline, though an earlier call's comes later")
+    func waitingCallDeadline() async throws {
+        try await ScriptedRegistry.with(script: { index in index == 0 ? .answer(delay: .seconds(2)) : .answer() }) { server in
+            try await Self.withClient(server, connections: 1) { (client: HTTPRegistryClient) async throws -> Void in
+                // The only connection is busy for 2 s with a call whose deadline is 10 s away.
+                async let slow = client.verify(Self.query, deadline: .now + .seconds(10))
+                while server.stats.requests == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                let start = ContinuousClock.now
+                let error = await #expect(throws: RegistryError.self) {
+                    _ = try await client.verify(Self.query, deadline: .now + .milliseconds(300))
+                }
+                #expect(error?.code == .timeout)
+                #expect(start.duration(to: .now) < .milliseconds(1_500), "failed at its deadline, not when the connection freed up")
+                #expect(try await slow.match, "the earlier call is answered")
+                #expect(server.stats.requests == 1, "the timed-out call was never sent")
+            }
+        }
+    }
+
     @Test("Connection: close and an abrupt close: transient error or answer, then a new connection")
     func serverCloses() async throws {
         let script: @Sendable (Int) -> ScriptedRegistry.Action = { index in

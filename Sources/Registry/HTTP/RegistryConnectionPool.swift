@@ -11,8 +11,10 @@ import NIOSSL
 /// (the most recently used: the others close after the idle timeout); else, below the bound, it
 /// waits for a new connection (or whichever connection frees up first); else, with pipelining, onto
 /// the open connection with the fewest requests in flight below the depth; else it waits, first come
-/// first served. Each call's deadline is a timer on the loop: a call still waiting fails as a
-/// timeout, a call in flight too and its connection is closed (its answer may still come).
+/// first served. One timer on the loop watches the calls' deadlines (it fires at the earliest): a
+/// call still waiting fails as a timeout, a call in flight too and its connection is closed (its
+/// answer may still come). A timer per call cost a scheduled task, and its cancellation a linear
+/// search of the loop's timers, for every call.
 final class RegistryConnectionPool: @unchecked Sendable {
     struct Target: Sendable {
         var host: String
@@ -40,6 +42,8 @@ final class RegistryConnectionPool: @unchecked Sendable {
     private var waiting = CircularBuffer<RegistryHTTPCall>(initialCapacity: 64)
     private var isShutDown = false
     private var sweep: RepeatedTask?
+    /// The deadline check, and when it fires: at the earliest deadline of the calls held.
+    private var deadlineCheck: (timer: Scheduled<Void>, at: NIODeadline)?
     /// Connections opened so far (successfully), for tests and logs.
     private(set) var connectionsOpened = 0
 
@@ -80,6 +84,8 @@ final class RegistryConnectionPool: @unchecked Sendable {
             self.isShutDown = true
             self.sweep?.cancel()
             self.sweep = nil
+            self.deadlineCheck?.timer.cancel()
+            self.deadlineCheck = nil
             while let call = self.waiting.popFirst() {
                 call.finish(.failure(RegistryError(code: .shutDown, endpoint: call.endpoint)))
             }
@@ -97,9 +103,7 @@ final class RegistryConnectionPool: @unchecked Sendable {
         if call.cancelled { return call.finish(.failure(CancellationError())) }
         if self.isShutDown { return call.finish(.failure(RegistryError(code: .shutDown, endpoint: call.endpoint))) }
         guard call.deadline > .now() else { return call.finish(.failure(RegistryError(code: .timeout, endpoint: call.endpoint))) }
-        call.timer = self.eventLoop.scheduleTask(deadline: call.deadline) { [self] in
-            self.abandon(call, with: RegistryError(code: .timeout, endpoint: call.endpoint))
-        }
+        self.checkDeadline(by: call.deadline)
         if let connection = self.popIdle() { return connection.send(call) }
         if self.open.count + self.connecting < self.maxConnections {
             self.waiting.append(call)
@@ -118,6 +122,41 @@ final class RegistryConnectionPool: @unchecked Sendable {
         call.finish(.failure(error))
         connection?.close()
         // A waiting call stays in `waiting` and is skipped when its turn comes.
+    }
+
+    /// Makes the deadline check fire by `deadline` (calls' deadlines mostly come in order: a new
+    /// call seldom moves it).
+    private func checkDeadline(by deadline: NIODeadline) {
+        if let check = self.deadlineCheck {
+            guard deadline < check.at else { return }
+            check.timer.cancel()
+        }
+        let timer = self.eventLoop.scheduleTask(deadline: deadline) { [self] in self.expireCalls() }
+        self.deadlineCheck = (timer, deadline)
+    }
+
+    /// Fails the calls held whose deadline has passed, and sets the check for the earliest left.
+    private func expireCalls() {
+        self.deadlineCheck = nil
+        let now = NIODeadline.now()
+        var earliest: NIODeadline?
+        func check(_ call: RegistryHTTPCall) {
+            guard call.isPending else { return }
+            if call.deadline <= now {
+                self.abandon(call, with: RegistryError(code: .timeout, endpoint: call.endpoint))
+            } else if earliest.map({ call.deadline < $0 }) ?? true {
+                earliest = call.deadline
+            }
+        }
+        for call in self.waiting { check(call) }
+        // Copies: abandoning a call closes its connection, which may leave `open` at once.
+        for connection in Array(self.open.values) {
+            for call in connection.inFlight { check(call) }
+        }
+        if let earliest, !self.isShutDown {
+            // Not more often than every millisecond, however close the deadlines.
+            self.checkDeadline(by: max(earliest, now + .milliseconds(1)))
+        }
     }
 
     func answered(_ call: RegistryHTTPCall, _ response: RegistryHTTPResponse, on connection: RegistryHTTPConnection) {

@@ -25,8 +25,6 @@ final class RegistryHTTPCall: @unchecked Sendable {
 
     /// Set by the calling task before the call is handed to the loop.
     var continuation: UnsafeContinuation<RegistryHTTPResponse, any Error>?
-    /// The deadline's timer, once the pool has the call.
-    var timer: Scheduled<Void>?
     /// The connection the request was written to, while its answer is awaited.
     var connection: RegistryHTTPConnection?
     /// Whether the pool has taken the call (set on the loop).
@@ -44,13 +42,11 @@ final class RegistryHTTPCall: @unchecked Sendable {
     /// Whether the caller still waits for this call.
     var isPending: Bool { self.continuation != nil }
 
-    /// Resumes the caller (once; later results are dropped) and stops the timer.
+    /// Resumes the caller (once; later results are dropped).
     func finish(_ result: Result<RegistryHTTPResponse, any Error>) {
         guard let continuation = self.continuation else { return }
         self.continuation = nil
         self.connection = nil
-        self.timer?.cancel()
-        self.timer = nil
         continuation.resume(with: result)
     }
 }
