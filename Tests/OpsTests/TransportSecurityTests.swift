@@ -338,7 +338,7 @@ extension OperatorKafkaSecurityTests {
         // Each client connects on creation and names itself in librdkafka's lines:
         // "<client.id>#producer-N: ...".
         for client in ["tthc-identity-verifier#producer", "tthc-identity-verifier#consumer", "tthc-identity-verifier-lag#consumer"] {
-            try await OpsTestEnvironment.eventually(10, "\(client) refused with SCRAM-SHA-256") {
+            try await OpsTestEnvironment.eventually(30, "\(client) refused with SCRAM-SHA-256") {
                 logs.all.contains { $0.contains(client) && $0.contains("required by mechanism SCRAM-SHA-256") }
             }
         }

@@ -120,6 +120,12 @@ final class WorkerHarness: Sendable {
         settings.registryRateLimit = 2_000
         settings.registryLimiter = "local"
         settings.worker.commitInterval = .milliseconds(200)
+        // A deadline counts from the message's timestamp, so it includes the consumer's first group
+        // join: CI's parallel pass once took more than a counter's 15 s for it, and the counter came
+        // out `unavailable` with no registry call. The order stays counter, registration, submission;
+        // tests about deadlines set their own.
+        settings.worker.deadlines[.counter] = .seconds(120)
+        settings.worker.deadlines[.registration] = .seconds(240)
         configure(&settings)
         self.settings = settings
         producer = try KafkaProducer(configuration: .init(bootstrapServers: [cluster.bootstrapServers]), logger: quiet)
