@@ -22,7 +22,7 @@ public struct AuditTrail: Sendable {
     /// Rows chained after a head: each gets the next `seq` and its hash; `head` is the chain's new head.
     struct Chained: Sendable {
         var entries: [AuditEntry]
-        var hashes: [ByteBuffer]
+        var hashes: [[UInt8]]
         var start: Head
         var head: Head
 
@@ -36,14 +36,14 @@ public struct AuditTrail: Sendable {
         var lastSeq = head.seq
         var lastHash = head.hash
         var entries = drafts
-        var hashes: [ByteBuffer] = []
+        var hashes: [[UInt8]] = []
         hashes.reserveCapacity(entries.count)
         for index in entries.indices {
             lastSeq += 1
             entries[index].seq = lastSeq
             entries[index].dropEmptyOptionals()
             let hash = entries[index].chainHash(previous: lastHash)
-            hashes.append(ByteBuffer(bytes: hash))
+            hashes.append(hash)
             lastHash = hash
         }
         return Chained(entries: entries, hashes: hashes, start: head, head: Head(seq: lastSeq, hash: lastHash))

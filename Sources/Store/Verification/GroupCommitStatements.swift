@@ -163,7 +163,7 @@ private struct ResultColumns {
     var outcomes: [String] = [], attempts: [Int32] = [], maskedIDs: [String] = [], subjectRefs: [String] = []
     var dossierCodes: [String] = [], dossierStates: [String] = [], topics: [String] = [], partitions: [Int32] = []
     var offsets: [Int64] = [], consumedAt: [Date] = [], decidedAt: [Date] = [], hasKey: [Bool] = []
-    var messageKeys: [ByteBuffer] = [], values: [ByteBuffer] = [], headers: [String] = []
+    var messageKeys: [[UInt8]] = [], values: [[UInt8]] = [], headers: [String] = []
 
     init(_ records: [DecisionRecord], _ fresh: [GroupCommitWrite.Fresh]) {
         let n = fresh.count
@@ -201,8 +201,8 @@ private struct ResultColumns {
         consumedAt.append(record.pointee.consumedAt)
         decidedAt.append(item.pointee.verdict.decidedAt.date)
         hasKey.append(record.pointee.messageKey != nil)
-        messageKeys.append(ByteBuffer(bytes: record.pointee.messageKey ?? []))
-        values.append(ByteBuffer(bytes: item.pointee.value))
+        messageKeys.append(record.pointee.messageKey ?? [])
+        values.append(item.pointee.value)
         headers.append(StoredHeaders.compact(item.pointee.headers))
     }
 }

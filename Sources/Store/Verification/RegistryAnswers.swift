@@ -46,7 +46,7 @@ extension VerificationStore {
         return """
             answers AS (
                 INSERT INTO registry_answers (answer_key, outcome, source_request_id, answered_at, expires_at)
-                SELECT k, o, s, a, e FROM unnest(\(b.bind(rows.map { ByteBuffer(bytes: $0.key) }))::bytea[],
+                SELECT k, o, s, a, e FROM unnest(\(b.bind(rows.map(\.key)))::bytea[],
                     \(b.bind(rows.map(\.answer.outcome.rawValue)))::text[], \(b.bind(rows.map(\.answer.sourceRequestID)))::text[],
                     \(b.bind(rows.map(\.answeredAt)))::timestamptz[], \(b.bind(rows.map(\.answer.expiresAt)))::timestamptz[])
                     WITH ORDINALITY AS x(k, o, s, a, e, n)
