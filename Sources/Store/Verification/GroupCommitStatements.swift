@@ -50,7 +50,13 @@ struct LockAuditHead: PostgresPreparedStatement {
 /// empty batch.
 struct GroupCommitWrite: PostgresPreparedStatement {
     /// A new decision: its record's index in the batch, the verdict as stored, its bytes and headers.
-    typealias Fresh = (recordIndex: Int, verdict: Verdict, value: [UInt8], headers: [MessageHeader])
+    /// A struct, not a tuple: read through a pointer, a tuple's field was copied with the whole tuple.
+    struct Fresh {
+        var recordIndex: Int
+        var verdict: Verdict
+        var value: [UInt8]
+        var headers: [MessageHeader]
+    }
     typealias Row = (inserted: Int64, outboxIDs: [Int64], headMoved: Int64, dossiersCreated: Int64)
 
     static let sql = compose(

@@ -186,7 +186,7 @@ public struct VerificationStore: Sendable {
                 freshIndexByKey[requestKey] = fresh.count
                 outputs.append(.fresh(fresh.count))
                 let value = verdict.encodedJSON()
-                fresh.append((recordIndex, verdict, value, headers))
+                fresh.append(GroupCommitWrite.Fresh(recordIndex: recordIndex, verdict: verdict, value: value, headers: headers))
             }
 
             // Everything to publish, in order; each is either new or the stored verdict re-emitted.
@@ -215,13 +215,30 @@ public struct VerificationStore: Sendable {
 
         let created = dossierRows.filter { $0.value.newAgencyCode != nil }
         var chained: AuditTrail.Chained?
+        // Drafts and kept answers read in place too (`fresh[i]` copied the whole tuple, verdict and all).
+        var drafts: [AuditEntry] = []
+        var kept: [KeptRegistryAnswer] = []
+        drafts.reserveCapacity(fresh.count)
+        var settled: [String] = []
+        records.withUnsafeBufferPointer { records in
+            fresh.withUnsafeBufferPointer { fresh in
+                for item in fresh.indices.lazy.map({ fresh.baseAddress! + $0 }) {
+                    let record = records.baseAddress! + item.pointee.recordIndex
+                    drafts.append(Self.auditDraft(record.pointee, item.pointee.verdict))
+                    if let answer = record.pointee.keptAnswer { kept.append(answer) }
+                }
+            }
+            for record in records.indices.lazy.map({ records.baseAddress! + $0 }) where record.pointee.settlesParkedCheck {
+                settled.append(record.pointee.requestKey)
+            }
+        }
         if !fresh.isEmpty, let chainHead {
-            chained = try AuditTrail.chain(fresh.indices.map { Self.auditDraft(records[fresh[$0].recordIndex], fresh[$0].verdict) }, after: chainHead)
+            chained = try AuditTrail.chain(drafts, after: chainHead)
         }
         let write = GroupCommitWrite(
             records: records, fresh: fresh, dossiers: dossierRows, verdictTopic: verdictTopic, outboxKeys: outboxKeys,
-            kept: fresh.indices.compactMap { records[fresh[$0].recordIndex].keptAnswer },
-            settled: records.indices.compactMap { records[$0].settlesParkedCheck ? records[$0].requestKey : nil },
+            kept: kept,
+            settled: settled,
             chained: chained ?? .nothing)
         var answer: GroupCommitWrite.Row?
         do {
