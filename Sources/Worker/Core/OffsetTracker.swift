@@ -13,6 +13,16 @@ struct OffsetTracker: Sendable {
         var next: Int64 = -1
         var lastCommitted: Int64 = -1
 
+        mutating func received(_ offset: Int64) {
+            pending.append(offset)
+            next = max(next, offset + 1)
+        }
+
+        mutating func completed(_ offset: Int64) {
+            done.insert(offset)
+            compact()
+        }
+
         mutating func compact() {
             while head < pending.count, done.remove(pending[head]) != nil { head += 1 }
             if head > 1024, head * 2 > pending.count {
@@ -34,20 +44,17 @@ struct OffsetTracker: Sendable {
 
     private var partitions: [TopicPartition: PartitionState] = [:]
 
+    // The partition's state is changed in place, through the dictionary's subscript: a copy taken
+    // out of it shared its storage, so each append or insert copied the whole array or set.
+
     /// A message was read.
     mutating func received(_ partition: TopicPartition, offset: Int64) {
-        var state = partitions[partition] ?? PartitionState()
-        state.pending.append(offset)
-        state.next = max(state.next, offset + 1)
-        partitions[partition] = state
+        partitions[partition, default: PartitionState()].received(offset)
     }
 
     /// A message is finished (recorded, dead-lettered, parked or re-emitted).
     mutating func completed(_ partition: TopicPartition, offset: Int64) {
-        guard var state = partitions[partition] else { return }
-        state.done.insert(offset)
-        state.compact()
-        partitions[partition] = state
+        partitions[partition]?.completed(offset)
     }
 
     /// Offsets to commit that moved since the last commit.
