@@ -129,9 +129,12 @@ public struct VerificationStore: Sendable {
         // the write statement; one created meanwhile by another transaction makes it a conflict.
         var freshChanges: [DossierChange] = []
         var anyFresh = false
-        for index in records.indices where stored.isEmpty || stored[records[index].requestKey] == nil {
-            anyFresh = true
-            if let change = records[index].dossier { freshChanges.append(change) }
+        records.withUnsafeBufferPointer { records in
+            for record in records.indices.lazy.map({ records.baseAddress! + $0 })
+            where stored.isEmpty || stored[record.pointee.requestKey] == nil {
+                anyFresh = true
+                if let change = record.pointee.dossier { freshChanges.append(change) }
+            }
         }
         let (dossiers, chainHead) = try await lockDossiersAndChain(freshChanges, chain: anyFresh, on: connection)
         var dossierRows = dossiers
@@ -224,7 +227,7 @@ public struct VerificationStore: Sendable {
             fresh.withUnsafeBufferPointer { fresh in
                 for item in fresh.indices.lazy.map({ fresh.baseAddress! + $0 }) {
                     let record = records.baseAddress! + item.pointee.recordIndex
-                    drafts.append(Self.auditDraft(record.pointee, item.pointee.verdict))
+                    drafts.append(Self.auditDraft(record.pointee.requestKey, record.pointee.audit, item.pointee.verdict))
                     if let answer = record.pointee.keptAnswer { kept.append(answer) }
                 }
             }
@@ -356,10 +359,9 @@ public struct VerificationStore: Sendable {
 
 extension VerificationStore {
     /// The audit row of a fresh decision (its `seq` and hashes are set when appended).
-    static func auditDraft(_ record: DecisionRecord, _ verdict: Verdict) -> AuditEntry {
-        let facts = record.audit
-        return AuditEntry(
-            seq: 0, decidedAtMicros: microseconds(verdict.decidedAt.date), requestID: record.requestKey,
+    static func auditDraft(_ requestKey: String, _ facts: AuditFacts, _ verdict: Verdict) -> AuditEntry {
+        AuditEntry(
+            seq: 0, decidedAtMicros: microseconds(verdict.decidedAt.date), requestID: requestKey,
             agencyCode: StorableText.encode(verdict.agencyCode), channel: verdict.channel.rawValue, actorKind: facts.actorKind,
             actorID: facts.actorID.map(StorableText.encode), accountID: facts.accountID.map(StorableText.encode),
             subjectRef: verdict.subject?.ref, idNumberMasked: verdict.subject?.idNumberMasked, outcome: verdict.outcome.rawValue,

@@ -563,9 +563,10 @@ public final class VerificationWorker: Service, Sendable {
             switch decision {
             case .verdict(let verdict):
                 requestLogger.debug("request decided", metadata: ["request.outcome": "\(verdict.outcome.rawValue)"])
-                var record = decisionRecord(verdict, key: read.requestKey ?? "", dossier: dossierChange(request), read: read)
-                record.keptAnswer = answerReuse.answerToKeep(verdict, key: read.answerKey)
-                let result = await recorder.record(record, consumedAt: read.consumedAt, onDurable: done)
+                let kept = answerReuse.answerToKeep(verdict, key: read.answerKey)
+                let result = await recorder.record(
+                    decisionRecord(verdict, key: read.requestKey ?? "", dossier: dossierChange(request), read: read, kept: kept),
+                    consumedAt: read.consumedAt, onDurable: done)
                 if case .refused = result { await deadLetter([(read, .unprocessable)]) }
             case .park(let attempts):
                 await park(read, attempts: attempts, logger: requestLogger)
@@ -620,15 +621,20 @@ public final class VerificationWorker: Service, Sendable {
         return DossierChange(code: dossier.code, agencyCode: request.agencyCode, occurredAt: request.occurredAt.date)
     }
 
-    private func decisionRecord(_ verdict: Verdict, key: String, dossier: DossierChange?, read: ReadMessage, settlesParked: Bool = false) -> DecisionRecord {
+    /// (Built where it is handed over, so that it is moved into the recorder rather than copied.)
+    private func decisionRecord(
+        _ verdict: Verdict, key: String, dossier: DossierChange?, read: ReadMessage, settlesParked: Bool = false, kept: KeptRegistryAnswer? = nil
+    ) -> DecisionRecord {
         let headers = read.message.headers
-        return DecisionRecord(
+        var record = DecisionRecord(
             verdict: verdict, requestKey: key, dossier: dossier,
             source: SourcePosition(topic: read.message.topic, partition: read.message.partition, offset: read.message.offset),
             consumedAt: read.firstSeenAt, messageKey: read.message.key,
             traceparent: TraceContext.verdictParent(of: headers.string(named: "traceparent"), span: ServiceContext.current),
             tracestate: TraceContext.tracestate(headers.string(named: "tracestate")), settlesParkedCheck: settlesParked,
             audit: auditFacts(read.result))
+        record.keptAnswer = kept
+        return record
     }
 
     /// Who asked (as far as the request says validly) and, for a counter asking autofill, the
