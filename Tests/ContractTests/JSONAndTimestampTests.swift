@@ -106,6 +106,9 @@ struct TimestampTests {
         #expect(timestamp.text == "2026-11-29T02:15:12.345Z")
         #expect(Timestamp(rfc3339: timestamp.text)?.date == timestamp.date)
         #expect(Timestamp(Date(timeIntervalSince1970: -0.5)).text == "1969-12-31T23:59:59.500Z")
+        #expect(Timestamp(Date(timeIntervalSince1970: 0.0625)).text == "1970-01-01T00:00:00.062Z")
+        #expect(Timestamp(Date(timeIntervalSince1970: 253_402_300_799.999)).text == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp(Date(timeIntervalSince1970: 253_402_300_800)).text == "10000-01-01T00:00:00.000Z")
         for seconds in stride(from: -5_000_000_000.0, to: 10_000_000_000, by: 123_456_789.123) {
             let formatted = Timestamp(Date(timeIntervalSince1970: seconds))
             #expect(Timestamp(rfc3339: formatted.text)?.date == formatted.date)

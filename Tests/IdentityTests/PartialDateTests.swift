@@ -35,6 +35,10 @@ struct PartialDateTests {
         #expect(PartialDate("0985-01")?.description == "0985-01")
         #expect(PartialDate(year: 1985, month: 3, day: 4).description == "1985-03-04")
         #expect(PartialDate(year: 1985, month: nil, day: 4).description == "1985")
+        #expect(PartialDate(year: 7, month: 12, day: nil).description == "0007-12")
+        // Parts outside the text form's widths (never parsed, only built) are still written whole.
+        #expect(PartialDate(year: 12345, month: 1, day: 2).description == "12345-01-02")
+        #expect(PartialDate(year: 1985, month: 123, day: 2).description == "1985-123-02")
     }
 
     @Test("property: text round-trips for every real date")

@@ -36,10 +36,34 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         let minute = Int(rest / 60_000 % 60)
         let second = Int(rest / 1000 % 60)
         let millisecond = Int(rest % 1000)
-        var text = Timestamp.pad(civil.year, 4) + "-" + Timestamp.pad(civil.month, 2) + "-"
-        text += Timestamp.pad(civil.day, 2) + "T" + Timestamp.pad(hour, 2) + ":" + Timestamp.pad(minute, 2)
-        text += ":" + Timestamp.pad(second, 2) + "." + Timestamp.pad(millisecond, 3) + "Z"
-        self.text = text
+        if (0...9999).contains(civil.year) {
+            // Written into one buffer: the concatenated pieces allocated about a dozen strings, once per verdict.
+            self.text = String(unsafeUninitializedCapacity: 24) { out in
+                var index = 0
+                func digits(_ value: Int, _ width: Int, then separator: UInt8) {
+                    var value = value
+                    for position in stride(from: index + width - 1, through: index, by: -1) {
+                        out[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                        value /= 10
+                    }
+                    out[index + width] = separator
+                    index += width + 1
+                }
+                digits(civil.year, 4, then: UInt8(ascii: "-"))
+                digits(civil.month, 2, then: UInt8(ascii: "-"))
+                digits(civil.day, 2, then: UInt8(ascii: "T"))
+                digits(hour, 2, then: UInt8(ascii: ":"))
+                digits(minute, 2, then: UInt8(ascii: ":"))
+                digits(second, 2, then: UInt8(ascii: "."))
+                digits(millisecond, 3, then: UInt8(ascii: "Z"))
+                return index
+            }
+        } else {
+            var text = Timestamp.pad(civil.year, 4) + "-" + Timestamp.pad(civil.month, 2) + "-"
+            text += Timestamp.pad(civil.day, 2) + "T" + Timestamp.pad(hour, 2) + ":" + Timestamp.pad(minute, 2)
+            text += ":" + Timestamp.pad(second, 2) + "." + Timestamp.pad(millisecond, 3) + "Z"
+            self.text = text
+        }
         self.date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
 
