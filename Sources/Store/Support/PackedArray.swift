@@ -22,19 +22,33 @@ struct PackedArray: PostgresDynamicTypeEncodable {
     }
 
     private let elements: Elements
-    private let elementType: PostgresDataType
-    let psqlType: PostgresDataType
     var psqlFormat: PostgresFormat { .binary }
 
-    init(_ values: [String]) { (elements, elementType, psqlType) = (.text(values), .text, .textArray) }
-    init(_ values: [[UInt8]]) { (elements, elementType, psqlType) = (.bytes(values), .bytea, .byteaArray) }
-    init(_ values: [Int64]) { (elements, elementType, psqlType) = (.int64(values), .int8, .int8Array) }
-    init(_ values: [Int32]) { (elements, elementType, psqlType) = (.int32(values), .int4, .int4Array) }
-    init(_ values: [Bool]) { (elements, elementType, psqlType) = (.bool(values), .bool, .boolArray) }
-    init(_ values: [UUID]) { (elements, elementType, psqlType) = (.uuid(values), .uuid, .uuidArray) }
-    init(_ values: [Date]) { (elements, elementType, psqlType) = (.timestamp(values), .timestamptz, .timestamptzArray) }
+    init(_ values: [String]) { elements = .text(values) }
+    init(_ values: [[UInt8]]) { elements = .bytes(values) }
+    init(_ values: [Int64]) { elements = .int64(values) }
+    init(_ values: [Int32]) { elements = .int32(values) }
+    init(_ values: [Bool]) { elements = .bool(values) }
+    init(_ values: [UUID]) { elements = .uuid(values) }
+    init(_ values: [Date]) { elements = .timestamp(values) }
+
+    /// The array's type, and its elements'.
+    private var types: (array: PostgresDataType, element: PostgresDataType) {
+        switch elements {
+        case .text: (.textArray, .text)
+        case .bytes: (.byteaArray, .bytea)
+        case .int64: (.int8Array, .int8)
+        case .int32: (.int4Array, .int4)
+        case .bool: (.boolArray, .bool)
+        case .uuid: (.uuidArray, .uuid)
+        case .timestamp: (.timestamptzArray, .timestamptz)
+        }
+    }
+
+    var psqlType: PostgresDataType { types.array }
 
     func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        let elementType = types.element
         switch elements {
         case .text(let values):
             Self.write(values, into: &buffer, type: elementType, size: { $0.utf8.count }) { value, out in

@@ -218,11 +218,12 @@ public struct VerificationStore: Sendable {
 
         let created = dossierRows.filter { $0.value.newAgencyCode != nil }
         var chained: AuditTrail.Chained?
-        // Drafts and kept answers read in place too (`fresh[i]` copied the whole tuple, verdict and all).
+        // Drafts, kept answers and settled checks read in place too (`fresh[i]` and `records[i]` copied
+        // a whole decision to read one field).
         var drafts: [AuditEntry] = []
         var kept: [KeptRegistryAnswer] = []
-        drafts.reserveCapacity(fresh.count)
         var settled: [String] = []
+        drafts.reserveCapacity(fresh.count)
         records.withUnsafeBufferPointer { records in
             fresh.withUnsafeBufferPointer { fresh in
                 for item in fresh.indices.lazy.map({ fresh.baseAddress! + $0 }) {
