@@ -15,4 +15,12 @@ public enum RegistryEndpoint: String, Sendable, Hashable, CaseIterable, CustomSt
     }
 
     public var description: String { self.rawValue }
+
+    /// The client span's name: literals, not formatted per call.
+    var spanName: String {
+        switch self {
+        case .verify: "registry.verify"
+        case .lookup: "registry.lookup"
+        }
+    }
 }

@@ -66,6 +66,13 @@ public struct W3CTracer: Tracer {
             startNanoseconds: instant().nanosecondsSinceEpoch, logger: self.logger)
     }
 
+    /// Whether work in `context` gets a trace from this tracer: it carries one, or roots are
+    /// started (sampled, or spans logged). When it does not, a span there records, logs and
+    /// injects nothing, and a caller may skip it (``ResilientRegistryClient``'s `spansFor`).
+    public func traces(_ context: ServiceContext) -> Bool {
+        self.startsTraces || context[W3CTraceContextKey.self] != nil
+    }
+
     public func forceFlush() {}
 
     public func inject<Carrier, Inject: Injector>(

@@ -3,6 +3,7 @@ import Registry
 import RegistrySimulator
 import Synchronization
 import Testing
+import Tracing
 
 extension RegistryIntegrationTests {
     /// Retries, `Retry-After`, timeouts, the circuit breaker and the metric hooks, against the
@@ -296,5 +297,52 @@ extension RegistryIntegrationTests {
                 }
             }
         }
+
+        @Test("a call gets its client span unless spansFor says the context needs none; retries stay in one span")
+        func spanOnlyWhereWanted() async throws {
+            try await TestEnvironment.withSimulator { simulator in
+                try await TestEnvironment.withTransport(for: simulator) { transport in
+                    let citizen = simulator.simulator.population.citizen(at: 31)
+                    for wanted in [true, false] {
+                        let tracer = CountingTracer()
+                        let asked = Mutex(0)
+                        let client = try ResilientRegistryClient(
+                            transport: transport, limiter: try LocalRateLimiter(callsPerSecond: 1_000),
+                            configuration: .init(retry: Self.fastRetries), logger: TestEnvironment.logger, tracer: tracer,
+                            spansFor: { _ in
+                                asked.withLock { $0 += 1 }
+                                return wanted
+                            })
+                        defer { client.shutdown() }
+                        simulator.simulator.scriptFailures(.init(count: 1, status: 503))
+                        let reply = try await client.verify(TestEnvironment.query(citizen), context: .init(agency: "A"))
+                        _ = try await client.lookup(TestEnvironment.query(citizen), context: .init(agency: "A"))
+                        #expect(reply.attempts == 2 && reply.value.match, "the call is made either way")
+                        #expect(asked.withLock { $0 } == 2, "asked once per call, not per attempt")
+                        #expect(tracer.names.withLock { $0 } == (wanted ? ["registry.verify", "registry.lookup"] : []))
+                    }
+                }
+            }
+        }
     }
+}
+
+/// Counts the spans started (their names); records nothing.
+final class CountingTracer: Tracer, Sendable {
+    typealias Span = NoOpTracer.NoOpSpan
+    let names = Mutex<[String]>([])
+
+    func startSpan<Instant: TracerInstant>(
+        _ operationName: String, context: @autoclosure () -> ServiceContext, ofKind kind: SpanKind, at instant: @autoclosure () -> Instant,
+        function: String, file fileID: String, line: UInt
+    ) -> NoOpTracer.NoOpSpan {
+        names.withLock { $0.append(operationName) }
+        return NoOpTracer.NoOpSpan(context: context())
+    }
+
+    func forceFlush() {}
+    func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject)
+    where Inject.Carrier == Carrier {}
+    func extract<Carrier, Extract: Extractor>(_ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract)
+    where Extract.Carrier == Carrier {}
 }

@@ -140,6 +140,18 @@ struct W3CTracerTests {
         }
     }
 
+    @Test("traces(_:) says whether work in a context gets a trace: one carried, or roots started")
+    func tracesContext() {
+        let off = W3CTracer(logger: Logger(label: "spans", factory: { _ in LineRecorder().handler(level: .info) }))
+        #expect(!off.traces(.topLevel))
+        #expect(off.traces(extracted(["traceparent": parent])))
+        #expect(!off.traces(extracted(["traceparent": "00-bad"])), "a malformed traceparent carries no trace")
+        #expect(W3CTracer(sampleRootSpans: true).traces(.topLevel))
+        #expect(W3CTracer(logger: Logger(label: "spans", factory: { _ in LineRecorder().handler(level: .debug) })).traces(.topLevel))
+        // Agrees with what a span there would be.
+        off.withSpan("root", context: .topLevel, ofKind: .consumer) { span in #expect(off.traces(span.context) == span.context.hasTrace) }
+    }
+
     @Test("root spans get distinct, non-zero trace and span ids from many threads (no system call per id)")
     func distinctIDs() async {
         let tracer = W3CTracer(sampleRootSpans: true)

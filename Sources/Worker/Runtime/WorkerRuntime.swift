@@ -5,6 +5,7 @@ import PostgresNIO
 import Registry
 import ServiceLifecycle
 import Store
+import Telemetry
 import Tracing
 
 /// Builds the worker's parts from settings: Kafka clients, the PostgreSQL
@@ -65,7 +66,7 @@ public struct WorkerRuntime: Sendable {
             settings.registryConcurrency == nil ? min(ServiceSettings.defaultRegistryConcurrency, settings.registryCallsCeiling) : nil
         registry = try ResilientRegistryClient(
             transport: observeTransport(transport), limiter: limiter, configuration: registryConfiguration, logger: logger,
-            tracer: tracer)
+            tracer: tracer, spansFor: Self.spansFor(tracer))
         store = VerificationStore(client: postgres, logger: logger)
         var workerConfiguration = settings.worker
         workerConfiguration.registryCallsPerSecond = settings.registryRateLimit
@@ -102,6 +103,13 @@ public struct WorkerRuntime: Sendable {
     public func shutdown() async {
         registry.shutdown()
         try? await transport.shutdown()
+    }
+
+    /// Which registry calls get a span: with ``W3CTracer``, only those in a traced context (or
+    /// all, when it starts traces); with any other tracer (a collector's), all of them.
+    static func spansFor(_ tracer: any Tracer) -> @Sendable (ServiceContext) -> Bool {
+        guard let w3c = tracer as? W3CTracer else { return { _ in true } }
+        return { w3c.traces($0) }
     }
 }
 
