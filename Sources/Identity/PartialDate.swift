@@ -37,20 +37,13 @@ public struct PartialDate: Sendable, Hashable, Codable, CustomStringConvertible 
             // Written into one buffer (at most `YYYY-MM-DD`): the concatenated pieces allocated a
             // string each, and every registry query formats the date.
             return String(unsafeUninitializedCapacity: 10) { out in
-                func write(_ value: Int, width: Int, at index: Int) {
-                    var rest = value
-                    for position in stride(from: index + width - 1, through: index, by: -1) {
-                        out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                        rest /= 10
-                    }
-                }
-                write(self.year, width: 4, at: 0)
+                DecimalDigits.write(self.year, width: 4, into: out, at: 0)
                 guard let month else { return 4 }
                 out[4] = UInt8(ascii: "-")
-                write(month, width: 2, at: 5)
+                DecimalDigits.write(month, width: 2, into: out, at: 5)
                 guard let day else { return 7 }
                 out[7] = UInt8(ascii: "-")
-                write(day, width: 2, at: 8)
+                DecimalDigits.write(day, width: 2, into: out, at: 8)
                 return 10
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Identity
 
 /// An RFC 3339 timestamp with an offset (`2026-11-29T09:15:00+07:00`, `...Z`), as it travels:
 /// the text is kept exactly as received, and the instant is derived from it.
@@ -41,11 +42,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
             self.text = String(unsafeUninitializedCapacity: 24) { out in
                 var index = 0
                 func digits(_ value: Int, _ width: Int, then separator: UInt8) {
-                    var value = value
-                    for position in stride(from: index + width - 1, through: index, by: -1) {
-                        out[position] = UInt8(ascii: "0") + UInt8(value % 10)
-                        value /= 10
-                    }
+                    DecimalDigits.write(value, width: width, into: out, at: index)
                     out[index + width] = separator
                     index += width + 1
                 }
